@@ -1,0 +1,14 @@
+//! qtforge: a plugin runtime for Lua hosts, backed by Rust.
+//!
+//! `require('qtforge')` returns a table of submodules. Each submodule folder
+//! keeps its logic in plain Rust and its Lua binding in `lua.rs` (with the Lua
+//! chunks that run hot paths beside it); [`module`] assembles them.
+//!
+//! - `utils`: `Version`, semantic versions and ranges.
+//! - `Error`: the error value every failed result carries.
+
+pub mod error;
+pub mod module;
+pub mod utils;
+
+pub use error::Error;

@@ -1,0 +1,76 @@
+//! The one place that lists every submodule and builds the `qtforge` table.
+//!
+//! The table is built once per Lua state and kept in the registry, so that
+//! `require('qtforge')` and `require('qtforge.utils')` hand out the same tables
+//! whichever runs first. Nothing here starts a thread: OpenResty forks its
+//! workers after `init_by_lua`, and a thread would not survive the fork.
+
+use mlua::{Lua, Table};
+
+/// Registry key of the assembled `qtforge` table.
+const MODULE_KEY: &str = "qtforge.module";
+
+/// Submodule names, in the order they are built.
+const SUBMODULES: &[(&str, fn(&Lua) -> mlua::Result<Table>)] = &[("utils", crate::utils::lua::register)];
+
+/// The `qtforge` table for this Lua state, built on first use.
+pub fn qtforge(lua: &Lua) -> mlua::Result<Table> {
+    if let Some(module) = lua.named_registry_value::<Option<Table>>(MODULE_KEY)? {
+        return Ok(module);
+    }
+    let module = lua.create_table()?;
+    let version = env!("CARGO_PKG_VERSION");
+    module.set("version", version)?;
+    module.set("_VERSION", format!("qtforge {version}"))?;
+    module.set("_DESCRIPTION", env!("CARGO_PKG_DESCRIPTION"))?;
+    module.set("_LICENSE", env!("CARGO_PKG_LICENSE"))?;
+    module.set("lua_flavor", LUA_FLAVOR)?;
+    module.set("Error", crate::error::lua::register(lua)?)?;
+    for (name, register) in SUBMODULES {
+        module.set(*name, register(lua)?)?;
+    }
+    lua.set_named_registry_value(MODULE_KEY, &module)?;
+    Ok(module)
+}
+
+/// One submodule of the `qtforge` table, for `require('qtforge.<name>')`.
+pub fn submodule(lua: &Lua, name: &str) -> mlua::Result<Table> {
+    qtforge(lua)?.get(name)
+}
+
+/// The Lua this build was compiled for; a module of the other flavour will not load.
+#[cfg(feature = "luajit")]
+const LUA_FLAVOR: &str = "luajit";
+#[cfg(not(feature = "luajit"))]
+const LUA_FLAVOR: &str = "lua54";
+
+#[cfg(feature = "module")]
+mod entry_points {
+    use mlua::{Lua, Table};
+
+    #[mlua::lua_module]
+    fn qtforge(lua: &Lua) -> mlua::Result<Table> {
+        super::qtforge(lua)
+    }
+
+    #[mlua::lua_module(name = "qtforge_utils")]
+    fn qtforge_utils(lua: &Lua) -> mlua::Result<Table> {
+        super::submodule(lua, "utils")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_the_table_once_per_state() -> mlua::Result<()> {
+        let lua = Lua::new();
+        let first = qtforge(&lua)?;
+        let second = qtforge(&lua)?;
+        assert_eq!(first, second);
+        assert_eq!(submodule(&lua, "utils")?, first.get::<Table>("utils")?);
+        assert_eq!(first.get::<String>("version")?, env!("CARGO_PKG_VERSION"));
+        Ok(())
+    }
+}

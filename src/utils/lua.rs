@@ -1,0 +1,71 @@
+//! `qtforge.utils`: the Lua side of [`super::version`].
+
+use mlua::{IntoLuaMulti, Lua, LuaString, MultiValue, Nil, Table};
+
+use super::version;
+use crate::error::Error;
+
+/// Registry key of the `Version` class, for Rust code that hands versions to Lua.
+pub const VERSION_CLASS_KEY: &str = "qtforge.utils.Version";
+
+/// `value`, or `nil, message` for the Lua side to raise at its caller's level.
+fn or_message<T: IntoLuaMulti>(lua: &Lua, result: Result<T, Error>) -> mlua::Result<MultiValue> {
+    match result {
+        Ok(value) => value.into_lua_multi(lua),
+        Err(err) => {
+            let details = err.details();
+            let message = if details.is_empty() {
+                err.to_string()
+            } else {
+                format!("{err} ({details})")
+            };
+            (Nil, message).into_lua_multi(lua)
+        }
+    }
+}
+
+/// The functions `version.lua` calls for the parts it leaves to the semver crate.
+fn version_natives(lua: &Lua) -> mlua::Result<Table> {
+    let natives = lua.create_table()?;
+    natives.set(
+        "parse",
+        lua.create_function(|lua, text: LuaString| {
+            let parsed = version::parse(&text.to_string_lossy())
+                .map(|v| (v.major, v.minor, v.patch, v.pre, v.build));
+            or_message(lua, parsed)
+        })?,
+    )?;
+    natives.set(
+        "check_tag",
+        lua.create_function(|lua, (kind, tag): (LuaString, LuaString)| {
+            let checked = version::check_tag(&kind.to_string_lossy(), &tag.to_string_lossy());
+            or_message(lua, checked.map(|()| true))
+        })?,
+    )?;
+    natives.set(
+        "compare_prerelease",
+        lua.create_function(|lua, (a, b): (LuaString, LuaString)| {
+            let ordering = version::compare_prerelease(&a.to_string_lossy(), &b.to_string_lossy());
+            or_message(lua, ordering.map(|o| o as i8))
+        })?,
+    )?;
+    natives.set(
+        "satisfies",
+        lua.create_function(|lua, (text, range): (LuaString, LuaString)| {
+            or_message(lua, version::satisfies(&text.to_string_lossy(), &range.to_string_lossy()))
+        })?,
+    )?;
+    Ok(natives)
+}
+
+/// Builds the `qtforge.utils` table.
+pub fn register(lua: &Lua) -> mlua::Result<Table> {
+    let version_class: Table = lua
+        .load(include_str!("version.lua"))
+        .set_name("=qtforge/utils/version.lua")
+        .call(version_natives(lua)?)?;
+    lua.set_named_registry_value(VERSION_CLASS_KEY, &version_class)?;
+    let utils = lua.create_table()?;
+    utils.set("Version", version_class)?;
+    Ok(utils)
+}

@@ -1,0 +1,4 @@
+//! `qtforge.utils`: small classes the other submodules share.
+
+pub mod lua;
+pub mod version;

@@ -64,7 +64,7 @@ lint:
 	luacheck --quiet spec lua examples bench src
 
 demo: deps build
-	$(call lua_env,$(LUA)) $(LUA) examples/quickstart.lua
+	@$(call lua_env,$(LUA)) $(LUA) examples/quickstart.lua
 
 bench: build-all
 	@for lua in $(INTERPRETERS); do \

@@ -10,8 +10,11 @@ use mlua::{Lua, Table};
 /// Registry key of the assembled `qtforge` table.
 const MODULE_KEY: &str = "qtforge.module";
 
-/// Submodule names, in the order they are built.
-const SUBMODULES: &[(&str, fn(&Lua) -> mlua::Result<Table>)] = &[("utils", crate::utils::lua::register)];
+/// Builds one submodule's table.
+type Register = fn(&Lua) -> mlua::Result<Table>;
+
+/// Every submodule, by the name it has in the `qtforge` table, in build order.
+const SUBMODULES: &[(&str, Register)] = &[("utils", crate::utils::lua::register)];
 
 /// The `qtforge` table for this Lua state, built on first use.
 pub fn qtforge(lua: &Lua) -> mlua::Result<Table> {

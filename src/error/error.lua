@@ -1,7 +1,7 @@
 -- qtforge.Error: the value a failed result carries in its `error` field.
 -- A plain table with a shared metatable, so `err.code` is a field read and
 -- `"text" .. err` and `tostring(err)` work in every host.
-local error, getmetatable, setmetatable, tostring, type = error, getmetatable, setmetatable, tostring, type
+local error, getmetatable, setmetatable, type = error, getmetatable, setmetatable, type
 local string_format, string_match = string.format, string.match
 
 local CODE_PATTERN = "^[%a][%w_]*$"
@@ -40,23 +40,29 @@ function Error.__eq(a, b)
   return a.code == b.code and a.message == b.message and a.details == b.details
 end
 
---- Builds an error: Error(code, message, details) or Error{code =, message =, details =}.
-function Error.new(code, message, details)
+-- `level` is where the caller sits, seen from the function that called `new`.
+local function new(level, code, message, details)
   if type(code) == "table" and getmetatable(code) == nil then
     code, message, details = code.code, code.message, code.details
   end
   if type(code) ~= "string" or not string_match(code, CODE_PATTERN) then
-    error("qtforge.Error: argument 'code' must be an identifier such as \"not_found\", got " .. describe(code), 2)
+    error("qtforge.Error: argument 'code' must be an identifier such as \"not_found\", got " .. describe(code), level + 1)
   end
   if type(message) ~= "string" then
-    error("qtforge.Error: argument 'message' must be a string, got " .. describe(message), 2)
+    error("qtforge.Error: argument 'message' must be a string, got " .. describe(message), level + 1)
   end
   if details == nil then
     details = ""
   elseif type(details) ~= "string" then
-    error("qtforge.Error: argument 'details' must be a string or nil, got " .. describe(details), 2)
+    error("qtforge.Error: argument 'details' must be a string or nil, got " .. describe(details), level + 1)
   end
   return setmetatable({ code = code, message = message, details = details }, Error)
+end
+
+--- Builds an error: Error(code, message, details) or Error{code =, message =, details =}.
+function Error.new(...)
+  local err = new(2, ...)
+  return err
 end
 
 --- Whether `value` is an Error.
@@ -77,7 +83,8 @@ Error.__index = { to_table = Error.to_table }
 -- Error(...) and Error.new(...) are the same; the class table is its own metatable.
 local class = setmetatable({ new = Error.new, is = Error.is, to_table = Error.to_table }, {
   __call = function(_, ...)
-    return Error.new(...)
+    local err = new(2, ...)
+    return err
   end,
   __name = "qtforge.Error class",
   __tostring = function()

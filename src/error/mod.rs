@@ -64,7 +64,10 @@ mod tests {
         assert_eq!(e.code(), "invalid_version");
         assert_eq!(e.to_string(), "\"x.y\" is not a semantic version");
         assert!(e.details().contains("major version"));
-        let e = Error::InvalidRange { input: ">>1".into(), reason: "bad".into() };
+        let e = Error::InvalidRange {
+            input: ">>1".into(),
+            reason: "bad".into(),
+        };
         assert_eq!(e.code(), "invalid_range");
     }
 }

@@ -30,8 +30,11 @@ fn version_natives(lua: &Lua) -> mlua::Result<Table> {
     natives.set(
         "parse",
         lua.create_function(|lua, text: LuaString| {
-            let parsed = version::parse(&text.to_string_lossy())
-                .map(|v| (v.major, v.minor, v.patch, v.pre, v.build));
+            let parsed = version::parse(&text.to_string_lossy()).map(|v| {
+                // absent tags go back as nil: a string would cost an allocation
+                let tag = |t: String| (!t.is_empty()).then_some(t);
+                (v.major, v.minor, v.patch, tag(v.pre), tag(v.build))
+            });
             or_message(lua, parsed)
         })?,
     )?;
@@ -52,7 +55,10 @@ fn version_natives(lua: &Lua) -> mlua::Result<Table> {
     natives.set(
         "satisfies",
         lua.create_function(|lua, (text, range): (LuaString, LuaString)| {
-            or_message(lua, version::satisfies(&text.to_string_lossy(), &range.to_string_lossy()))
+            or_message(
+                lua,
+                version::satisfies(&text.to_string_lossy(), &range.to_string_lossy()),
+            )
         })?,
     )?;
     Ok(natives)

@@ -6,6 +6,10 @@ local native = ...
 
 local error, getmetatable, setmetatable, tostring, type = error, getmetatable, setmetatable, tostring, type
 local string_format = string.format
+-- Lua 5.4 keeps 1.0 a float (printed "1.0"); versions hold integers. LuaJIT has one number type.
+local to_integer = math.tointeger or function(value)
+  return value
+end
 local native_parse = native.parse
 local native_check_tag = native.check_tag
 local native_compare_prerelease = native.compare_prerelease
@@ -42,7 +46,8 @@ local function parse(fname, text, level)
   if not major then
     error(fname .. ": " .. minor, level + 1)
   end
-  return make(major, minor, patch, pre, build)
+  -- absent tags come back as nil: pushing a string from Rust costs an allocation
+  return make(major, minor, patch, pre or "", build or "")
 end
 
 -- A Version, or a string parsed into one; anything else is misuse.
@@ -51,12 +56,13 @@ local function coerce(fname, value, level)
     return value
   end
   if type(value) == "string" then
-    return parse(fname, value, level + 1)
+    local parsed = parse(fname, value, level + 1) -- not a tail call: it would shift the level
+    return parsed
   end
   error(fname .. ": expected a Version or a version string, got " .. describe(value), level + 1)
 end
 
-local function check_component(position, name, value)
+local function check_component(position, name, value, level)
   if not is_component(value) then
     error(
       string_format(
@@ -65,7 +71,7 @@ local function check_component(position, name, value)
         name,
         describe(value)
       ),
-      3
+      level + 1
     )
   end
 end
@@ -112,7 +118,7 @@ end
 local function to_string(v)
   local text = v._text
   if text == nil then
-    text = v._major .. "." .. v._minor .. "." .. v._patch
+    text = string_format("%d.%d.%d", v._major, v._minor, v._patch)
     if v._pre ~= "" then
       text = text .. "-" .. v._pre
     end
@@ -213,11 +219,17 @@ end
 
 -- Lua 5.4 also calls these with a string on one side; LuaJIT compares two versions only.
 function Version.__lt(a, b)
-  return compare(coerce("Version __lt", a, 2), coerce("Version __lt", b, 2)) < 0
+  if getmetatable(a) ~= Version or getmetatable(b) ~= Version then
+    a, b = coerce("Version __lt", a, 2), coerce("Version __lt", b, 2)
+  end
+  return compare(a, b) < 0
 end
 
 function Version.__le(a, b)
-  return compare(coerce("Version __le", a, 2), coerce("Version __le", b, 2)) <= 0
+  if getmetatable(a) ~= Version or getmetatable(b) ~= Version then
+    a, b = coerce("Version __le", a, 2), coerce("Version __le", b, 2)
+  end
+  return compare(a, b) <= 0
 end
 
 function Version.__concat(a, b)
@@ -232,24 +244,33 @@ end
 
 local class = {}
 
---- Version(major, minor, patch, prerelease, build); Version("1.2.3") parses.
-function class.new(major, minor, patch, pre, build)
+-- `level` is where the caller sits, seen from the function that called `new`.
+local function new(level, major, minor, patch, pre, build)
   if type(major) == "string" and minor == nil then
-    return parse("Version", major, 2)
+    local parsed = parse("Version", major, level + 1)
+    return parsed
   end
   minor = minor or 0
   patch = patch or 0
-  check_component(1, "major", major)
-  check_component(2, "minor", minor)
-  check_component(3, "patch", patch)
-  pre = check_tag("Version", "prerelease", pre, 2)
-  build = check_tag("Version", "build", build, 2)
+  check_component(1, "major", major, level + 1)
+  check_component(2, "minor", minor, level + 1)
+  check_component(3, "patch", patch, level + 1)
+  major, minor, patch = to_integer(major), to_integer(minor), to_integer(patch)
+  pre = check_tag("Version", "prerelease", pre, level + 1)
+  build = check_tag("Version", "build", build, level + 1)
   return make(major, minor, patch, pre, build)
+end
+
+--- Version(major, minor, patch, prerelease, build); Version("1.2.3") parses.
+function class.new(...)
+  local v = new(2, ...)
+  return v
 end
 
 --- Parses "1.2.3", "1.2.3-rc.1" or "1.2.3-rc.1+build.5".
 function class.parse(text)
-  return parse("Version.parse", text, 2)
+  local v = parse("Version.parse", text, 2)
+  return v
 end
 
 --- Whether `value` is a Version.
@@ -264,7 +285,8 @@ end
 
 setmetatable(class, {
   __call = function(_, ...)
-    return class.new(...)
+    local v = new(2, ...)
+    return v
   end,
   __tostring = function()
     return "qtforge.utils.Version"

@@ -121,7 +121,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed_versions() {
-        for bad in ["", "x.y", "1.2", "1.2.3.4", "01.2.3", "1.2.3-", "-1.0.0", "v1.2.3"] {
+        for bad in [
+            "", "x.y", "1.2", "1.2.3.4", "01.2.3", "1.2.3-", "-1.0.0", "v1.2.3",
+        ] {
             match parse(bad) {
                 Err(Error::InvalidVersion { input, .. }) => assert_eq!(input, bad),
                 other => panic!("{bad:?} gave {other:?}"),
@@ -137,9 +139,21 @@ mod tests {
 
     #[test]
     fn orders_prereleases_by_precedence() -> Result<(), Error> {
-        let chain = ["alpha", "alpha.1", "alpha.beta", "beta", "beta.2", "beta.11", "rc.1"];
+        let chain = [
+            "alpha",
+            "alpha.1",
+            "alpha.beta",
+            "beta",
+            "beta.2",
+            "beta.11",
+            "rc.1",
+        ];
         for pair in chain.windows(2) {
-            assert_eq!(compare_prerelease(pair[0], pair[1])?, Ordering::Less, "{pair:?}");
+            assert_eq!(
+                compare_prerelease(pair[0], pair[1])?,
+                Ordering::Less,
+                "{pair:?}"
+            );
             assert_eq!(compare_prerelease(pair[1], pair[0])?, Ordering::Greater);
         }
         assert_eq!(compare_prerelease("rc.1", "rc.1")?, Ordering::Equal);
@@ -171,7 +185,10 @@ mod tests {
     #[test]
     fn rejects_bad_ranges() {
         for bad in ["", "^x", ">>1", "1.2.3 ||| 2"] {
-            assert!(matches!(satisfies("1.0.0", bad), Err(Error::InvalidRange { .. })), "{bad:?}");
+            assert!(
+                matches!(satisfies("1.0.0", bad), Err(Error::InvalidRange { .. })),
+                "{bad:?}"
+            );
         }
     }
 

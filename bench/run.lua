@@ -1,0 +1,16 @@
+-- `make bench`: every benchmark under the running interpreter, as ratios to its baseline.
+-- A ratio under 1 means qtforge is faster than the pure-Lua baseline.
+local here = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
+package.path = here .. "/?.lua;" .. package.path
+
+local harness = require("harness")
+
+local BENCHMARKS = {
+  "version_bench",
+}
+
+print("qtforge bench under " .. harness.interpreter())
+for _, name in ipairs(BENCHMARKS) do
+  local bench = require(name)
+  harness.report(bench.title, bench.cases)
+end

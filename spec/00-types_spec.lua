@@ -1,0 +1,64 @@
+-- The LuaLS definitions under lua/types/ must describe everything public:
+-- this walks the module and fails when a function or field has no stub.
+local qtforge = require("qtforge")
+
+local function read_stubs()
+  local dir = "lua/types/"
+  local text = {}
+  for _, name in ipairs({ "qtforge.lua", "utils.lua" }) do
+    local file = assert(io.open(dir .. name, "r"))
+    text[#text + 1] = file:read("a")
+    file:close()
+  end
+  return table.concat(text, "\n")
+end
+
+local function escape(s)
+  return (s:gsub("%p", "%%%0"))
+end
+
+local function public_functions(t)
+  local names = {}
+  for name, value in pairs(t) do
+    if type(name) == "string" and type(value) == "function" and not name:match("^_") then
+      names[#names + 1] = name
+    end
+  end
+  table.sort(names)
+  return names
+end
+
+-- each class (the table users call) and one of its instances, with the stub class names
+local CLASSES = {
+  { "qtforge.Error", qtforge.Error, qtforge.Error("x", "y"), "ErrorClass", "Error" },
+  { "qtforge.utils.Version", qtforge.utils.Version, qtforge.utils.Version(1), "VersionClass", "Version" },
+}
+
+describe("lua/types", function()
+  local stubs = read_stubs()
+
+  it("declares every field of the qtforge table", function()
+    for name in pairs(qtforge) do
+      assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge." .. name)
+    end
+  end)
+
+  for _, class in ipairs(CLASSES) do
+    local label, class_table, instance, class_stub, instance_stub = class[1], class[2], class[3], class[4], class[5]
+
+    it("declares every function of " .. label, function()
+      for _, name in ipairs(public_functions(class_table)) do
+        local pattern = "function " .. class_stub .. "%." .. escape(name) .. "%("
+        assert.truthy(stubs:find(pattern), "no stub for " .. label .. "." .. name)
+      end
+    end)
+
+    it("declares every method of a " .. label .. " value", function()
+      local methods = getmetatable(instance).__index
+      for _, name in ipairs(public_functions(methods)) do
+        local pattern = "function " .. instance_stub .. ":" .. escape(name) .. "%("
+        assert.truthy(stubs:find(pattern), "no stub for " .. label .. ":" .. name)
+      end
+    end)
+  end
+end)

@@ -46,7 +46,8 @@ local function new(level, code, message, details)
     code, message, details = code.code, code.message, code.details
   end
   if type(code) ~= "string" or not string_match(code, CODE_PATTERN) then
-    error("qtforge.Error: argument 'code' must be an identifier such as \"not_found\", got " .. describe(code), level + 1)
+    local got = describe(code)
+    error("qtforge.Error: argument 'code' must be an identifier such as \"not_found\", got " .. got, level + 1)
   end
   if type(message) ~= "string" then
     error("qtforge.Error: argument 'message' must be a string, got " .. describe(message), level + 1)

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Host smoke tests: loads build/luajit/qtforge.so inside real hosts that embed
+# LuaJIT, nginx with lua-nginx-module and LÖVE (headless), and checks what
+# they answer. Prints "ok - ..." / "not ok - ..." per check, then the closing
+# line "hosts: N passed, M failed"; appends "hosts N M" to the results file.
+# usage: host-tests.sh [results-file]
+set -euo pipefail
+
+results=${1:-}
+# a relative results path is relative to where we were called from
+case $results in
+  "" | /*) ;;
+  *) results="$PWD/$results" ;;
+esac
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+so="$root/build/luajit/qtforge.so"
+cpath="$root/build/luajit/?.so"
+# what the module must report: Cargo.toml is where its version comes from
+expected=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+nginx_modules=/usr/lib/nginx/modules
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+# indents a file or stdin under a "not ok" line
+show() { sed 's/^/    /' "$@" || true; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qtforge-hosts.XXXXXX")
+# nginx workers drop to "nobody" when the master runs as root
+chmod 755 "$tmp"
+nginx_pid=
+
+# true while any of the given pids runs; a zombie (exited, not yet reaped by
+# an init that may never reap it) counts as gone
+alive() {
+  ps -o stat= -p "$(IFS=,; echo "$*")" 2>/dev/null | awk 'NF && $1 !~ /^Z/ { up = 1 } END { exit !up }'
+}
+
+# Stops nginx by the pid in its pid file (the master we started, if nginx died
+# before writing it): SIGTERM, then wait (bounded) until the master and its
+# workers are gone; SIGKILL whatever is left. Returns non-zero if it had to kill.
+stop_nginx() {
+  local pid workers i status=0
+  pid=$(cat "$tmp/nginx/nginx.pid" 2>/dev/null || echo "$nginx_pid")
+  workers=$(ps -o pid= --ppid "$pid" 2>/dev/null | tr -d ' ' | paste -sd, || true)
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 50); do
+    alive "$pid" ${workers:+"$workers"} || break
+    sleep 0.1
+  done
+  if alive "$pid" ${workers:+"$workers"}; then
+    kill -KILL "$pid" ${workers//,/ } 2>/dev/null || true
+    status=1
+  fi
+  wait "$nginx_pid" 2>/dev/null || true # reap it
+  nginx_pid=
+  return "$status"
+}
+
+cleanup() {
+  [ -z "$nginx_pid" ] || stop_nginx || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Environment for the hosts: no inherited Lua paths (a LUA_PATH without ";;"
+# would hide resty.core from nginx), no display, a throwaway home.
+host_env=(env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_1 -u LUA_CPATH_5_1
+  -u DISPLAY -u WAYLAND_DISPLAY HOME="$tmp/home" XDG_DATA_HOME="$tmp/home/.local/share")
+mkdir -p "$tmp/home"
+
+if [ ! -f "$so" ]; then
+  not_ok "$so exists (run make build-all)"
+fi
+
+# ---- nginx + lua-nginx-module ------------------------------------------------
+
+# true if something already listens on 127.0.0.1:$1
+port_in_use() {
+  timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# Starts nginx on a free port; sets $port and $nginx_pid. A port taken between
+# the probe and nginx's bind makes nginx exit, so retry with another one.
+start_nginx() {
+  local prefix="$tmp/nginx" template conf attempt i
+  mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
+  template=$(cat spec/hosts/nginx/nginx.conf.in)
+  : > "$tmp/nginx-start.log"
+  for attempt in 1 2 3 4 5; do
+    # below Linux's ephemeral range (32768+), so outgoing connections rarely hold it
+    port=$((20000 + RANDOM % 12000))
+    port_in_use "$port" && continue
+    conf=${template//@PREFIX@/$prefix}
+    conf=${conf//@PORT@/$port}
+    conf=${conf//@CPATH@/$cpath}
+    printf '%s\n' "$conf" > "$prefix/conf/nginx.conf"
+    "${host_env[@]}" nginx -p "$prefix/" -c "$prefix/conf/nginx.conf" -e stderr \
+      > "$tmp/nginx-start.log" 2>&1 < /dev/null &
+    nginx_pid=$!
+    # nginx writes its pid file once init_by_lua has run and the port is
+    # bound; if either fails it exits, saying why
+    for i in $(seq 100); do
+      [ -s "$prefix/nginx.pid" ] && return 0
+      kill -0 "$nginx_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$nginx_pid" 2>/dev/null; then
+      echo "no pid file after 10s" >> "$tmp/nginx-start.log"
+      stop_nginx || true
+      return 1
+    fi
+    wait "$nginx_pid" 2>/dev/null || true
+    nginx_pid=
+    grep -q 'Address already in use' "$tmp/nginx-start.log" || return 1
+  done
+  echo "no free port on 127.0.0.1 after 5 tries" >> "$tmp/nginx-start.log"
+  return 1
+}
+
+# checks that GET $1 answers exactly $2
+check_get() {
+  local path=$1 want=$2 got
+  if got=$(curl --silent --show-error --fail --max-time 5 "http://127.0.0.1:$port$path" 2>&1); then
+    if [ "$got" = "$want" ]; then
+      ok "nginx answers $path with $want"
+    else
+      not_ok "nginx answers $path with $want, got: $got"
+    fi
+  else
+    not_ok "nginx answers $path with $want"
+    echo "$got" | show
+    show "$tmp/nginx/logs/error.log"
+  fi
+}
+
+for module in ndk_http_module.so ngx_http_lua_module.so; do
+  if [ ! -f "$nginx_modules/$module" ]; then
+    not_ok "nginx module $nginx_modules/$module is installed (package libnginx-mod-http-lua)"
+  fi
+done
+
+if start_nginx; then
+  ok "nginx starts on 127.0.0.1:$port with qtforge loaded by init_by_lua"
+  check_get /version "$expected"
+  check_get /flavor luajit
+  check_get /compare "1.2.3 < 2.0.0: true"
+  # startup messages (init_by_lua's included) go to stderr, the rest to error.log
+  if grep -hE '\[(error|crit|alert|emerg)\]' "$tmp/nginx-start.log" "$tmp/nginx/logs/error.log" \
+    > "$tmp/nginx-errors.log"; then
+    not_ok "nginx logs no errors"
+    show "$tmp/nginx-errors.log"
+  else
+    ok "nginx logs no errors"
+  fi
+  if stop_nginx; then
+    ok "nginx stops on SIGTERM, no processes left"
+  else
+    not_ok "nginx stops on SIGTERM within 5s (had to SIGKILL it)"
+  fi
+else
+  not_ok "nginx starts with qtforge loaded by init_by_lua"
+  show "$tmp/nginx-start.log"
+fi
+
+# ---- LÖVE (headless) -----------------------------------------------------------
+
+# conf.lua turns off every module that needs a display, so no DISPLAY or xvfb
+love_status=0
+QTFORGE_CPATH="$cpath" QTFORGE_EXPECT_VERSION="$expected" \
+  timeout -k 5 20 "${host_env[@]}" love spec/hosts/love \
+  > "$tmp/love.out" 2> "$tmp/love.err" < /dev/null || love_status=$?
+love_version=$("${host_env[@]}" love --version 2>/dev/null | head -n 1 || true)
+if [ "$love_status" -eq 0 ]; then
+  ok "love exits 0 ($love_version)"
+else
+  case $love_status in
+    1) why="uncaught Lua error" ;;
+    2) why="QTFORGE_CPATH not set" ;;
+    3) why="require('qtforge') failed" ;;
+    4) why="wrong qtforge.version" ;;
+    5) why="wrong qtforge.lua_flavor" ;;
+    6) why="wrong Version comparison" ;;
+    124 | 137) why="timed out after 20s" ;;
+    *) why="unexpected status" ;;
+  esac
+  not_ok "love exits 0, got $love_status: $why"
+  show "$tmp/love.err"
+fi
+want="qtforge $expected luajit: 1.2.3 < 2.0.0"
+if [ "$(cat "$tmp/love.out")" = "$want" ]; then
+  ok "love prints \"$want\""
+else
+  not_ok "love prints \"$want\", got:"
+  if [ -s "$tmp/love.out" ]; then show "$tmp/love.out"; else echo "    (nothing)"; fi
+fi
+
+# ---- summary -------------------------------------------------------------------
+
+echo "hosts: $passed passed, $failed failed"
+if [ -n "$results" ]; then
+  echo "hosts $passed $failed" >> "$results"
+fi
+[ "$failed" -eq 0 ]

@@ -19,7 +19,7 @@ lua_env = LUA_CPATH="$(CURDIR)/build/$(1)/?.so;;" \
 
 RESULTS := build/test-results.txt
 
-.PHONY: all build build-all deps test unit specs hosts rock lint demo bench examples clean FORCE
+.PHONY: all build build-all deps test unit specs hosts rock lint demo bench clean FORCE
 
 all: build
 

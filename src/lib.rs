@@ -4,9 +4,11 @@
 //! keeps its logic in plain Rust and its Lua binding in `lua.rs` (with the Lua
 //! chunks that run hot paths beside it); [`module`] assembles them.
 //!
+//! - `core`: the plugin manager: manifests, dependencies, lifecycle, registry.
 //! - `utils`: `Version`, semantic versions and ranges.
 //! - `Error`: the error value every failed result carries.
 
+pub mod core;
 pub mod error;
 pub mod module;
 pub mod utils;

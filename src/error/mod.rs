@@ -17,6 +17,32 @@ pub enum Error {
     InvalidVersion { input: String, reason: String },
     /// A string that should be a version range (`^1.2`, `>=1.0, <2.0`) is not one.
     InvalidRange { input: String, reason: String },
+    /// A path that should hold a plugin does not exist.
+    NotFound { path: String },
+    /// No plugin with this id is loaded.
+    UnknownPlugin { id: String },
+    /// A path exists but holds nothing qtforge can load as a plugin.
+    NotAPlugin { path: String, reason: String },
+    /// A manifest does not parse, or a field in it is missing, unknown or wrong.
+    InvalidManifest { source: String, reason: String },
+    /// A plugin was written for a qtforge plugin API this host does not offer.
+    ApiVersionMismatch { plugin: String, required: String, host: String },
+    /// A plugin with the same id is already loaded (or being loaded).
+    AlreadyLoaded { id: String },
+    /// A required dependency is not loaded (or failed to load).
+    DependencyMissing { plugin: String, dependency: String, range: String, reason: String },
+    /// A dependency is loaded, but at a version outside the required range.
+    DependencyVersion { plugin: String, dependency: String, range: String, found: String },
+    /// Plugins depend on each other in a circle; `cycle` starts and ends with the same id.
+    DependencyCycle { cycle: Vec<String> },
+    /// A plugin's code failed: a syntax error, or an error raised by its entry or a hook.
+    LoadError { plugin: String, stage: String, message: String, location: String },
+    /// A plugin cannot be unloaded while loaded plugins depend on it.
+    HasDependents { plugin: String, dependents: Vec<String> },
+    /// A configuration does not match what the plugin's manifest declares.
+    InvalidConfig { plugin: String, key: String, reason: String },
+    /// An operation is not possible in the plugin's current state.
+    InvalidState { plugin: String, state: String, operation: String },
 }
 
 impl Error {
@@ -25,15 +51,39 @@ impl Error {
         match self {
             Error::InvalidVersion { .. } => "invalid_version",
             Error::InvalidRange { .. } => "invalid_range",
+            Error::NotFound { .. } | Error::UnknownPlugin { .. } => "not_found",
+            Error::NotAPlugin { .. } => "not_a_plugin",
+            Error::InvalidManifest { .. } => "invalid_manifest",
+            Error::ApiVersionMismatch { .. } => "api_version_mismatch",
+            Error::AlreadyLoaded { .. } => "already_loaded",
+            Error::DependencyMissing { .. } => "dependency_missing",
+            Error::DependencyVersion { .. } => "dependency_version",
+            Error::DependencyCycle { .. } => "dependency_cycle",
+            Error::LoadError { .. } => "load_error",
+            Error::HasDependents { .. } => "has_dependents",
+            Error::InvalidConfig { .. } => "invalid_config",
+            Error::InvalidState { .. } => "invalid_state",
         }
     }
 
     /// More about the failure (`error.details` in Lua); empty when there is nothing more.
     pub fn details(&self) -> String {
         match self {
-            Error::InvalidVersion { reason, .. } | Error::InvalidRange { reason, .. } => {
-                reason.clone()
-            }
+            Error::InvalidVersion { reason, .. }
+            | Error::InvalidRange { reason, .. }
+            | Error::NotAPlugin { reason, .. }
+            | Error::InvalidManifest { reason, .. }
+            | Error::DependencyMissing { reason, .. }
+            | Error::InvalidConfig { reason, .. } => reason.clone(),
+            Error::LoadError { location, .. } => location.clone(),
+            Error::DependencyCycle { cycle } => cycle.join(" -> "),
+            Error::HasDependents { dependents, .. } => dependents.join(", "),
+            Error::NotFound { .. }
+            | Error::UnknownPlugin { .. }
+            | Error::ApiVersionMismatch { .. }
+            | Error::AlreadyLoaded { .. }
+            | Error::DependencyVersion { .. }
+            | Error::InvalidState { .. } => String::new(),
         }
     }
 }
@@ -45,6 +95,41 @@ impl fmt::Display for Error {
                 write!(f, "{input:?} is not a semantic version")
             }
             Error::InvalidRange { input, .. } => write!(f, "{input:?} is not a version range"),
+            Error::NotFound { path } => write!(f, "no plugin at {path}"),
+            Error::UnknownPlugin { id } => write!(f, "no plugin {id:?} is loaded"),
+            Error::NotAPlugin { path, .. } => write!(f, "{path} is not a plugin qtforge can load"),
+            Error::InvalidManifest { source, .. } => write!(f, "invalid manifest in {source}"),
+            Error::ApiVersionMismatch { plugin, required, host } => write!(
+                f,
+                "plugin {plugin:?} needs plugin API {required}, this host offers {host}"
+            ),
+            Error::AlreadyLoaded { id } => write!(f, "a plugin {id:?} is already loaded"),
+            Error::DependencyMissing { plugin, dependency, range, .. } => write!(
+                f,
+                "plugin {plugin:?} needs {dependency:?} ({range}), which is not loaded"
+            ),
+            Error::DependencyVersion { plugin, dependency, range, found } => write!(
+                f,
+                "plugin {plugin:?} needs {dependency:?} {range}, but {found} is loaded"
+            ),
+            Error::DependencyCycle { cycle } => match cycle.first() {
+                Some(first) => write!(f, "plugin {first:?} depends on itself through a cycle"),
+                None => write!(f, "plugins depend on each other in a cycle"),
+            },
+            Error::LoadError { plugin, stage, message, .. } => {
+                write!(f, "plugin {plugin:?} failed in {stage}: {message}")
+            }
+            Error::HasDependents { plugin, dependents } => write!(
+                f,
+                "plugin {plugin:?} has {} dependent plugin(s) loaded; unload them first or pass cascade = true",
+                dependents.len()
+            ),
+            Error::InvalidConfig { plugin, key, .. } => {
+                write!(f, "invalid configuration for plugin {plugin:?} at {key:?}")
+            }
+            Error::InvalidState { plugin, state, operation } => {
+                write!(f, "cannot {operation} plugin {plugin:?} while it is {state}")
+            }
         }
     }
 }
@@ -69,5 +154,15 @@ mod tests {
             reason: "bad".into(),
         };
         assert_eq!(e.code(), "invalid_range");
+    }
+
+    #[test]
+    fn a_cycle_reads_as_a_path() {
+        let e = Error::DependencyCycle {
+            cycle: vec!["a".into(), "b".into(), "a".into()],
+        };
+        assert_eq!(e.code(), "dependency_cycle");
+        assert_eq!(e.details(), "a -> b -> a");
+        assert_eq!(e.to_string(), "plugin \"a\" depends on itself through a cycle");
     }
 }

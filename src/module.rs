@@ -14,7 +14,10 @@ const MODULE_KEY: &str = "qtforge.module";
 type Register = fn(&Lua) -> mlua::Result<Table>;
 
 /// Every submodule, by the name it has in the `qtforge` table, in build order.
-const SUBMODULES: &[(&str, Register)] = &[("utils", crate::utils::lua::register)];
+const SUBMODULES: &[(&str, Register)] = &[
+    ("utils", crate::utils::lua::register),
+    ("core", crate::core::lua::register),
+];
 
 /// The `qtforge` table for this Lua state, built on first use.
 pub fn qtforge(lua: &Lua) -> mlua::Result<Table> {
@@ -54,6 +57,11 @@ mod entry_points {
     #[mlua::lua_module]
     fn qtforge(lua: &Lua) -> mlua::Result<Table> {
         super::qtforge(lua)
+    }
+
+    #[mlua::lua_module(name = "qtforge_core")]
+    fn qtforge_core(lua: &Lua) -> mlua::Result<Table> {
+        super::submodule(lua, "core")
     }
 
     #[mlua::lua_module(name = "qtforge_utils")]

@@ -5,5 +5,11 @@
 //! is made of Lua values (environments, plugin tables, hooks) and runs the
 //! per-call and per-frame paths.
 
+pub mod config;
+pub mod lifecycle;
+pub mod lua;
 pub mod lua_manifest;
+pub mod manifest;
+pub mod registry;
 pub mod resolver;
+pub mod source;

@@ -7,6 +7,8 @@ use super::Error;
 
 /// Registry key of the metatable shared by every `qtforge.Error` value.
 const METATABLE_KEY: &str = "qtforge.Error.metatable";
+/// Registry key of the `qtforge.Error` class, for submodules that hand it to their Lua side.
+pub const CLASS_KEY: &str = "qtforge.Error.class";
 
 /// Loads the `qtforge.Error` class into `lua` and remembers its metatable.
 pub fn register(lua: &Lua) -> mlua::Result<Table> {
@@ -15,6 +17,7 @@ pub fn register(lua: &Lua) -> mlua::Result<Table> {
         .set_name("=qtforge/error.lua")
         .call(())?;
     lua.set_named_registry_value(METATABLE_KEY, metatable)?;
+    lua.set_named_registry_value(CLASS_KEY, &class)?;
     Ok(class)
 }
 

@@ -21,28 +21,60 @@ pub enum Error {
     NotFound { path: String },
     /// No plugin with this id is loaded.
     UnknownPlugin { id: String },
+    /// `ctx.require(name)` found no such module in the plugin's folder.
+    ModuleNotFound { name: String, searched: Vec<String> },
     /// A path exists but holds nothing qtforge can load as a plugin.
     NotAPlugin { path: String, reason: String },
     /// A manifest does not parse, or a field in it is missing, unknown or wrong.
     InvalidManifest { source: String, reason: String },
     /// A plugin was written for a qtforge plugin API this host does not offer.
-    ApiVersionMismatch { plugin: String, required: String, host: String },
+    ApiVersionMismatch {
+        plugin: String,
+        required: String,
+        host: String,
+    },
     /// A plugin with the same id is already loaded (or being loaded).
     AlreadyLoaded { id: String },
     /// A required dependency is not loaded (or failed to load).
-    DependencyMissing { plugin: String, dependency: String, range: String, reason: String },
+    DependencyMissing {
+        plugin: String,
+        dependency: String,
+        range: String,
+        reason: String,
+    },
     /// A dependency is loaded, but at a version outside the required range.
-    DependencyVersion { plugin: String, dependency: String, range: String, found: String },
+    DependencyVersion {
+        plugin: String,
+        dependency: String,
+        range: String,
+        found: String,
+    },
     /// Plugins depend on each other in a circle; `cycle` starts and ends with the same id.
     DependencyCycle { cycle: Vec<String> },
     /// A plugin's code failed: a syntax error, or an error raised by its entry or a hook.
-    LoadError { plugin: String, stage: String, message: String, location: String },
+    LoadError {
+        plugin: String,
+        stage: String,
+        message: String,
+        location: String,
+    },
     /// A plugin cannot be unloaded while loaded plugins depend on it.
-    HasDependents { plugin: String, dependents: Vec<String> },
+    HasDependents {
+        plugin: String,
+        dependents: Vec<String>,
+    },
     /// A configuration does not match what the plugin's manifest declares.
-    InvalidConfig { plugin: String, key: String, reason: String },
+    InvalidConfig {
+        plugin: String,
+        key: String,
+        reason: String,
+    },
     /// An operation is not possible in the plugin's current state.
-    InvalidState { plugin: String, state: String, operation: String },
+    InvalidState {
+        plugin: String,
+        state: String,
+        operation: String,
+    },
 }
 
 impl Error {
@@ -51,7 +83,9 @@ impl Error {
         match self {
             Error::InvalidVersion { .. } => "invalid_version",
             Error::InvalidRange { .. } => "invalid_range",
-            Error::NotFound { .. } | Error::UnknownPlugin { .. } => "not_found",
+            Error::NotFound { .. } | Error::UnknownPlugin { .. } | Error::ModuleNotFound { .. } => {
+                "not_found"
+            }
             Error::NotAPlugin { .. } => "not_a_plugin",
             Error::InvalidManifest { .. } => "invalid_manifest",
             Error::ApiVersionMismatch { .. } => "api_version_mismatch",
@@ -77,6 +111,7 @@ impl Error {
             | Error::InvalidConfig { reason, .. } => reason.clone(),
             Error::LoadError { location, .. } => location.clone(),
             Error::DependencyCycle { cycle } => cycle.join(" -> "),
+            Error::ModuleNotFound { searched, .. } => format!("looked for {}", searched.join(", ")),
             Error::HasDependents { dependents, .. } => dependents.join(", "),
             Error::NotFound { .. }
             | Error::UnknownPlugin { .. }
@@ -97,18 +132,35 @@ impl fmt::Display for Error {
             Error::InvalidRange { input, .. } => write!(f, "{input:?} is not a version range"),
             Error::NotFound { path } => write!(f, "no plugin at {path}"),
             Error::UnknownPlugin { id } => write!(f, "no plugin {id:?} is loaded"),
+            Error::ModuleNotFound { name, .. } => {
+                write!(f, "no module {name:?} in the plugin's folder")
+            }
             Error::NotAPlugin { path, .. } => write!(f, "{path} is not a plugin qtforge can load"),
             Error::InvalidManifest { source, .. } => write!(f, "invalid manifest in {source}"),
-            Error::ApiVersionMismatch { plugin, required, host } => write!(
+            Error::ApiVersionMismatch {
+                plugin,
+                required,
+                host,
+            } => write!(
                 f,
                 "plugin {plugin:?} needs plugin API {required}, this host offers {host}"
             ),
             Error::AlreadyLoaded { id } => write!(f, "a plugin {id:?} is already loaded"),
-            Error::DependencyMissing { plugin, dependency, range, .. } => write!(
+            Error::DependencyMissing {
+                plugin,
+                dependency,
+                range,
+                ..
+            } => write!(
                 f,
                 "plugin {plugin:?} needs {dependency:?} ({range}), which is not loaded"
             ),
-            Error::DependencyVersion { plugin, dependency, range, found } => write!(
+            Error::DependencyVersion {
+                plugin,
+                dependency,
+                range,
+                found,
+            } => write!(
                 f,
                 "plugin {plugin:?} needs {dependency:?} {range}, but {found} is loaded"
             ),
@@ -116,7 +168,12 @@ impl fmt::Display for Error {
                 Some(first) => write!(f, "plugin {first:?} depends on itself through a cycle"),
                 None => write!(f, "plugins depend on each other in a cycle"),
             },
-            Error::LoadError { plugin, stage, message, .. } => {
+            Error::LoadError {
+                plugin,
+                stage,
+                message,
+                ..
+            } => {
                 write!(f, "plugin {plugin:?} failed in {stage}: {message}")
             }
             Error::HasDependents { plugin, dependents } => write!(
@@ -127,8 +184,15 @@ impl fmt::Display for Error {
             Error::InvalidConfig { plugin, key, .. } => {
                 write!(f, "invalid configuration for plugin {plugin:?} at {key:?}")
             }
-            Error::InvalidState { plugin, state, operation } => {
-                write!(f, "cannot {operation} plugin {plugin:?} while it is {state}")
+            Error::InvalidState {
+                plugin,
+                state,
+                operation,
+            } => {
+                write!(
+                    f,
+                    "cannot {operation} plugin {plugin:?} while it is {state}"
+                )
             }
         }
     }
@@ -163,6 +227,9 @@ mod tests {
         };
         assert_eq!(e.code(), "dependency_cycle");
         assert_eq!(e.details(), "a -> b -> a");
-        assert_eq!(e.to_string(), "plugin \"a\" depends on itself through a cycle");
+        assert_eq!(
+            e.to_string(),
+            "plugin \"a\" depends on itself through a cycle"
+        );
     }
 }

@@ -1,0 +1,759 @@
+//! `qtforge.core`: the Rust half of the plugin manager, as Lua sees it.
+//!
+//! [`Core`] keeps the books (the registry, loads under way, pending
+//! configuration) and answers the questions `manager.lua` asks before and
+//! after it runs plugin code. Its methods return a value, or `nil, Error` for
+//! an expected failure; `manager.lua` turns those into results. The Lua side
+//! holds every Lua value of a plugin, so no Lua value is kept alive from Rust.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use mlua::{
+    IntoLuaMulti, Lua, LuaSerdeExt, MultiValue, Nil, Table, UserData, UserDataMethods, Value,
+};
+use serde_json::{Map, Value as Json};
+
+use super::config;
+use super::lifecycle::{Operation, State};
+use super::manifest::{HOST_API_VERSION, Manifest};
+use super::registry::{Record, Registry};
+use super::resolver::{DependencyResolver, Node, Requirement};
+use super::source::{self, PluginInfo, PluginSource, SourceKind};
+use crate::error::{Error, lua as lua_error};
+
+/// `value`, or `nil, Error` for the Lua side to turn into a failed result.
+fn or_error<T: IntoLuaMulti>(lua: &Lua, result: Result<T, Error>) -> mlua::Result<MultiValue> {
+    match result {
+        Ok(value) => value.into_lua_multi(lua),
+        Err(err) => (Nil, lua_error::to_lua(lua, &err)?).into_lua_multi(lua),
+    }
+}
+
+fn path_text(path: &Option<PathBuf>) -> Option<String> {
+    path.as_ref().map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Plugin info as Lua sees it (`inspect`, `discover`, `plugin:metadata()`).
+fn info_table(lua: &Lua, manifest: &Manifest, source: &PluginSource) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("id", manifest.name.as_str())?;
+    t.set("name", manifest.name.as_str())?;
+    t.set("version", manifest.version.to_string())?;
+    t.set("description", manifest.description.as_str())?;
+    t.set("api_version", manifest.api_version.to_string())?;
+    t.set("kind", source.kind.as_str())?;
+    t.set("path", path_text(&source.path))?;
+    t.set("root", path_text(&source.root))?;
+    t.set("entry", path_text(&source.entry))?;
+    t.set("manifest_file", path_text(&source.manifest_file))?;
+    t.set("priority", manifest.priority)?;
+    t.set("capabilities", manifest.capabilities.clone())?;
+    t.set("exports", manifest.exports.clone())?;
+    t.set("tags", manifest.tags.clone())?;
+    t.set("before", manifest.before.clone())?;
+    t.set("after", manifest.after.clone())?;
+    t.set("authors", manifest.authors.clone())?;
+    t.set("license", manifest.license.as_deref())?;
+    t.set("homepage", manifest.homepage.as_deref())?;
+    let deps = lua.create_table()?;
+    for (i, d) in manifest.dependencies.iter().enumerate() {
+        let dep = lua.create_table()?;
+        dep.set("name", d.name.as_str())?;
+        dep.set("version", d.range.to_string())?;
+        dep.set("optional", d.optional)?;
+        deps.raw_set(i + 1, dep)?;
+    }
+    t.set("dependencies", deps)?;
+    t.set("config", lua.to_value(&manifest.config)?)?;
+    Ok(t)
+}
+
+/// What `manager.lua` needs to run a plugin whose load was approved.
+fn plan_table(lua: &Lua, info: &PluginInfo, source_text: Option<String>) -> mlua::Result<Table> {
+    let plan = info_table(lua, &info.manifest, &info.source)?;
+    plan.set("source", source_text)?;
+    Ok(plan)
+}
+
+/// A resolver node for a manifest.
+fn node(manifest: &Manifest) -> Node {
+    Node {
+        id: manifest.name.clone(),
+        version: manifest.version.clone(),
+        requires: manifest
+            .dependencies
+            .iter()
+            .map(|d| Requirement {
+                name: d.name.clone(),
+                range: d.range.clone(),
+                optional: d.optional,
+            })
+            .collect(),
+        before: manifest.before.clone(),
+        after: manifest.after.clone(),
+        priority: manifest.priority,
+    }
+}
+
+/// The Rust state of one `PluginManager`.
+#[derive(Default)]
+pub struct Core {
+    registry: Registry,
+    /// Loads and reloads under way: approved, not yet finished.
+    pending: HashMap<String, PluginInfo>,
+    /// Configuration checked but not yet accepted by the plugin's `on_configure`.
+    pending_config: HashMap<String, Map<String, Json>>,
+    created: Option<Instant>,
+}
+
+impl Core {
+    /// Approves loading the plugin described by `info`: API version, id, dependencies.
+    fn approve(&mut self, info: &PluginInfo) -> Result<(), Error> {
+        info.manifest.check_api(HOST_API_VERSION)?;
+        self.registry.reserve(&info.manifest.name)?;
+        if let Err(e) = self.registry.check_dependencies(&info.manifest) {
+            self.registry.release(&info.manifest.name);
+            return Err(e);
+        }
+        self.pending
+            .insert(info.manifest.name.clone(), info.clone());
+        Ok(())
+    }
+
+    fn begin_load(&mut self, path: &str) -> Result<(PluginInfo, String), Error> {
+        let info = source::inspect(Path::new(path))?;
+        let entry = info.source.entry.clone().unwrap_or_default();
+        let text = source::read_source(&entry)?;
+        self.approve(&info)?;
+        Ok((info, text))
+    }
+
+    fn begin_inline(&mut self, manifest: Json) -> Result<PluginInfo, Error> {
+        let manifest = Manifest::from_value(manifest, "inline plugin")?;
+        let info = PluginInfo {
+            manifest,
+            source: PluginSource::inline(),
+        };
+        self.approve(&info)?;
+        Ok(info)
+    }
+
+    /// Reads the plugin's files again and checks the new version can replace the old.
+    fn begin_reload(&mut self, id: &str) -> Result<(PluginInfo, String), Error> {
+        let record = self.registry.get(id)?;
+        lifecycle_check(record, Operation::Reload)?;
+        if record.source.kind == SourceKind::Inline {
+            return Err(Error::InvalidState {
+                plugin: id.to_owned(),
+                state: "inline".to_owned(),
+                operation: "reload (inline plugins have no files to read again)".to_owned(),
+            });
+        }
+        if self.pending.contains_key(id) {
+            return Err(Error::InvalidState {
+                plugin: id.to_owned(),
+                state: "reloading".to_owned(),
+                operation: "reload".to_owned(),
+            });
+        }
+        let path = record
+            .source
+            .path
+            .clone()
+            .or_else(|| record.source.entry.clone())
+            .unwrap_or_default();
+        let info = match record.source.manifest_file.clone() {
+            // a folder plugin loaded through its manifest path is read the same way again
+            Some(file) if record.source.path.as_deref() != file.parent() => source::inspect(&file)?,
+            _ => source::inspect(&path)?,
+        };
+        if info.manifest.name != id {
+            return Err(Error::InvalidManifest {
+                source: path.to_string_lossy().into_owned(),
+                reason: format!(
+                    "name: a reload cannot change the plugin id ({id:?} became {:?})",
+                    info.manifest.name
+                ),
+            });
+        }
+        info.manifest.check_api(HOST_API_VERSION)?;
+        self.registry.check_dependencies(&info.manifest)?;
+        // the new version must still satisfy every plugin that depends on this one
+        for dependent in self.registry.dependents(id) {
+            let record = self.registry.get(&dependent)?;
+            if let Some(dep) = record.manifest.dependencies.iter().find(|d| d.name == id)
+                && !dep.range.matches(&info.manifest.version)
+            {
+                return Err(Error::DependencyVersion {
+                    plugin: dependent.clone(),
+                    dependency: id.to_owned(),
+                    range: dep.range.to_string(),
+                    found: info.manifest.version.to_string(),
+                });
+            }
+        }
+        let entry = info.source.entry.clone().unwrap_or_default();
+        let text = source::read_source(&entry)?;
+        self.pending.insert(id.to_owned(), info.clone());
+        Ok((info, text))
+    }
+
+    fn finish_reload(&mut self, id: &str) -> Result<(), Error> {
+        let info = self
+            .pending
+            .remove(id)
+            .ok_or_else(|| Error::UnknownPlugin { id: id.to_owned() })?;
+        let record = self.registry.get_mut(id)?;
+        // keep the values set at run time where the new defaults still have the key and type
+        let kept = config::apply(
+            &info.manifest.config,
+            &info.manifest.config,
+            &Json::Object(record.config.clone()),
+        );
+        record.config = kept.unwrap_or_else(|_| info.manifest.config.clone());
+        record.manifest = info.manifest;
+        record.source = info.source;
+        record.reloads += 1;
+        record.loaded_at = Instant::now();
+        self.registry.counters.reloads += 1;
+        Ok(())
+    }
+
+    fn abort_reload(&mut self, id: &str) {
+        if self.pending.remove(id).is_some() {
+            self.registry.counters.reload_failures += 1;
+        }
+    }
+
+    /// Plans `load_directory`: every plugin in `dir` in dependency order, and
+    /// the ones that cannot load with their error.
+    fn plan_directory(&self, dir: &str) -> Result<(Vec<String>, Vec<(String, Error)>), Error> {
+        let (found, unreadable) = source::discover(Path::new(dir))?;
+        let mut failures: Vec<(String, Error)> = unreadable
+            .into_iter()
+            .map(|(path, e)| (path.to_string_lossy().into_owned(), e))
+            .collect();
+        let mut resolver = DependencyResolver::new();
+        for (id, version) in self.registry.available() {
+            resolver.add_available(id, version.clone());
+        }
+        let mut paths: HashMap<String, String> = HashMap::new();
+        for info in &found {
+            let path = path_text(&info.source.path)
+                .or_else(|| path_text(&info.source.entry))
+                .unwrap_or_default();
+            match resolver.add(node(&info.manifest)) {
+                Ok(()) => {
+                    paths.insert(info.manifest.name.clone(), path);
+                }
+                Err(e) => failures.push((path, e)),
+            }
+        }
+        let resolution = resolver.resolve();
+        for (id, e) in resolution.failures {
+            failures.push((paths.get(&id).cloned().unwrap_or(id), e));
+        }
+        let order = resolution
+            .order
+            .iter()
+            .filter_map(|id| paths.get(id).cloned())
+            .collect();
+        Ok((order, failures))
+    }
+}
+
+fn lifecycle_check(record: &Record, operation: Operation) -> Result<State, Error> {
+    super::lifecycle::check(&record.manifest.name, record.state, operation)
+}
+
+fn to_json(lua: &Lua, value: Value, what: &str) -> Result<Json, Error> {
+    lua.from_value::<Json>(value)
+        .map_err(|e| Error::InvalidConfig {
+            plugin: what.to_owned(),
+            key: String::new(),
+            reason: format!("not plain data: {e}"),
+        })
+}
+
+impl UserData for Core {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method_mut("begin_load", |lua, this, path: String| {
+            let planned = this.begin_load(&path);
+            match planned {
+                Ok((info, text)) => plan_table(lua, &info, Some(text))?.into_lua_multi(lua),
+                Err(e) => or_error::<()>(lua, Err(e)),
+            }
+        });
+        methods.add_method_mut("begin_inline", |lua, this, manifest: Value| {
+            let planned = lua
+                .from_value::<Json>(manifest)
+                .map_err(|e| Error::InvalidManifest {
+                    source: "inline plugin".to_owned(),
+                    reason: format!("the manifest is not plain data: {e}"),
+                })
+                .and_then(|json| this.begin_inline(json));
+            match planned {
+                Ok(info) => plan_table(lua, &info, None)?.into_lua_multi(lua),
+                Err(e) => or_error::<()>(lua, Err(e)),
+            }
+        });
+        methods.add_method_mut("finish_load", |lua, this, id: String| {
+            let Some(info) = this.pending.remove(&id) else {
+                return or_error::<()>(lua, Err(Error::UnknownPlugin { id }));
+            };
+            this.registry.insert(info.manifest, info.source);
+            true.into_lua_multi(lua)
+        });
+        // a load that failed in plugin code: forget it, and describe the failure
+        methods.add_method_mut(
+            "abort_load",
+            |lua, this, (id, stage, message, location): (String, String, String, String)| {
+                this.pending.remove(&id);
+                this.registry.release(&id);
+                let err = Error::LoadError {
+                    plugin: id,
+                    stage,
+                    message,
+                    location,
+                };
+                lua_error::to_lua(lua, &err)
+            },
+        );
+        methods.add_method_mut("begin_reload", |lua, this, id: String| {
+            match this.begin_reload(&id) {
+                Ok((info, text)) => plan_table(lua, &info, Some(text))?.into_lua_multi(lua),
+                Err(e) => {
+                    this.registry.counters.reload_failures += 1;
+                    or_error::<()>(lua, Err(e))
+                }
+            }
+        });
+        methods.add_method_mut("finish_reload", |lua, this, id: String| {
+            let done = this.finish_reload(&id).map(|()| true);
+            or_error(lua, done)
+        });
+        methods.add_method_mut(
+            "abort_reload",
+            |lua, this, (id, stage, message, location): (String, String, String, String)| {
+                this.abort_reload(&id);
+                let err = Error::LoadError {
+                    plugin: id,
+                    stage,
+                    message,
+                    location,
+                };
+                lua_error::to_lua(lua, &err)
+            },
+        );
+        methods.add_method("check", |lua, this, (id, operation): (String, String)| {
+            let Some(op) = Operation::parse(&operation) else {
+                return Err(mlua::Error::runtime(format!(
+                    "unknown operation {operation:?}"
+                )));
+            };
+            or_error(lua, this.registry.check(&id, op).map(State::as_str))
+        });
+        methods.add_method_mut("set_state", |lua, this, (id, state): (String, String)| {
+            let Some(state) = State::parse(&state) else {
+                return Err(mlua::Error::runtime(format!("unknown state {state:?}")));
+            };
+            or_error(lua, this.registry.set_state(&id, state).map(|()| true))
+        });
+        // plugin code failed while the plugin was loaded: mark it failed, describe the failure
+        methods.add_method_mut(
+            "fail",
+            |lua, this, (id, stage, message, location): (String, String, String, String)| {
+                let err = Error::LoadError {
+                    plugin: id.clone(),
+                    stage,
+                    message,
+                    location,
+                };
+                this.registry
+                    .fail(&id, err.clone())
+                    .map_err(mlua::Error::external)?;
+                lua_error::to_lua(lua, &err)
+            },
+        );
+        methods.add_method_mut("remove", |_, this, id: String| {
+            Ok(this.registry.remove(&id).is_some())
+        });
+        methods.add_method("unload_plan", |lua, this, (id, cascade): (String, bool)| {
+            or_error(lua, this.registry.unload_plan(&id, cascade))
+        });
+        methods.add_method("state", |_, this, id: String| {
+            Ok(this.registry.get(&id).ok().map(|r| r.state.as_str()))
+        });
+        methods.add_method("last_error", |lua, this, id: String| {
+            match this
+                .registry
+                .get(&id)
+                .ok()
+                .and_then(|r| r.last_error.as_ref())
+            {
+                Some(e) => Ok(Value::Table(lua_error::to_lua(lua, e)?)),
+                None => Ok(Nil),
+            }
+        });
+        methods.add_method("info", |lua, this, id: String| {
+            match this.registry.get(&id) {
+                Ok(r) => {
+                    let t = info_table(lua, &r.manifest, &r.source)?;
+                    t.set("state", r.state.as_str())?;
+                    t.set("reloads", r.reloads)?;
+                    t.set("load_order", r.sequence + 1)?;
+                    t.set("uptime", r.loaded_at.elapsed().as_secs_f64())?;
+                    Ok(Value::Table(t))
+                }
+                Err(_) => Ok(Nil),
+            }
+        });
+        methods.add_method("load_order", |_, this, ()| {
+            Ok(this
+                .registry
+                .in_load_order()
+                .iter()
+                .map(|r| r.manifest.name.clone())
+                .collect::<Vec<_>>())
+        });
+        methods.add_method("dependents", |_, this, id: String| {
+            Ok(this.registry.dependents(&id))
+        });
+        methods.add_method("dependencies", |_, this, id: String| {
+            // the dependencies that are loaded, for the plugin's ctx.deps
+            let Ok(record) = this.registry.get(&id) else {
+                return Ok(Vec::new());
+            };
+            Ok(record
+                .manifest
+                .dependencies
+                .iter()
+                .filter(|d| this.registry.contains(&d.name))
+                .map(|d| d.name.clone())
+                .collect::<Vec<_>>())
+        });
+        methods.add_method("query", |lua, this, (field, value): (String, String)| {
+            let matches = |r: &&&Record| match field.as_str() {
+                "tag" => r.manifest.tags.contains(&value),
+                "capability" => r.manifest.capabilities.contains(&value),
+                "state" => r.state.as_str() == value,
+                "kind" => r.source.kind.as_str() == value,
+                _ => false,
+            };
+            if !matches!(field.as_str(), "tag" | "capability" | "state" | "kind") {
+                return Err(mlua::Error::runtime(format!(
+                    "unknown query field {field:?}"
+                )));
+            }
+            let ids: Vec<String> = this
+                .registry
+                .in_load_order()
+                .iter()
+                .filter(matches)
+                .map(|r| r.manifest.name.clone())
+                .collect();
+            ids.into_lua_multi(lua)
+        });
+        methods.add_method("stats", |lua, this, ()| {
+            let t = lua.create_table()?;
+            let c = this.registry.counters;
+            t.set("plugins", this.registry.len())?;
+            t.set("loads", c.loads)?;
+            t.set("load_failures", c.load_failures)?;
+            t.set("unloads", c.unloads)?;
+            t.set("reloads", c.reloads)?;
+            t.set("reload_failures", c.reload_failures)?;
+            let by_state = lua.create_table()?;
+            for (state, n) in this.registry.count_by_state() {
+                by_state.set(state.as_str(), n)?;
+            }
+            t.set("by_state", by_state)?;
+            t.set(
+                "uptime",
+                this.created.map_or(0.0, |c| c.elapsed().as_secs_f64()),
+            )?;
+            Ok(t)
+        });
+        methods.add_method("config", |lua, this, id: String| {
+            match this.registry.get(&id) {
+                Ok(r) => lua.to_value(&r.config),
+                Err(_) => Ok(Nil),
+            }
+        });
+        // checks a configuration change; `commit_config` applies it once on_configure accepted it
+        methods.add_method_mut(
+            "check_config",
+            |lua, this, (id, changes): (String, Value)| {
+                let checked = this.registry.get(&id).and_then(|r| {
+                    lifecycle_check(r, Operation::Configure)?;
+                    let changes = to_json(lua, changes, &id)?;
+                    config::apply(&r.manifest.config, &r.config, &changes).map_err(|e| {
+                        Error::InvalidConfig {
+                            plugin: id.clone(),
+                            key: e.key,
+                            reason: e.reason,
+                        }
+                    })
+                });
+                match checked {
+                    Ok(merged) => {
+                        let value = lua.to_value(&merged)?;
+                        this.pending_config.insert(id, merged);
+                        value.into_lua_multi(lua)
+                    }
+                    Err(e) => or_error::<()>(lua, Err(e)),
+                }
+            },
+        );
+        methods.add_method_mut("commit_config", |_, this, (id, accept): (String, bool)| {
+            let Some(merged) = this.pending_config.remove(&id) else {
+                return Ok(false);
+            };
+            if accept && let Ok(record) = this.registry.get_mut(&id) {
+                record.config = merged;
+                return Ok(true);
+            }
+            Ok(false)
+        });
+        methods.add_method("plan_directory", |lua, this, dir: String| {
+            match this.plan_directory(&dir) {
+                Ok((order, failures)) => {
+                    let t = lua.create_table()?;
+                    t.set("order", order)?;
+                    let failed = lua.create_table()?;
+                    for (i, (path, e)) in failures.iter().enumerate() {
+                        let f = lua.create_table()?;
+                        f.set("path", path.as_str())?;
+                        f.set("error", lua_error::to_lua(lua, e)?)?;
+                        failed.raw_set(i + 1, f)?;
+                    }
+                    t.set("failures", failed)?;
+                    t.into_lua_multi(lua)
+                }
+                Err(e) => or_error::<()>(lua, Err(e)),
+            }
+        });
+        methods.add_meta_method("__tostring", |_, this, ()| {
+            Ok(format!(
+                "qtforge.core.Core ({} plugins)",
+                this.registry.len()
+            ))
+        });
+    }
+}
+
+/// `PluginDependencyResolver`: the resolver on its own, for hosts that order
+/// their own things by the same rules.
+#[derive(Default)]
+pub struct LuaResolver(DependencyResolver);
+
+/// Reads a resolver node from a plugin info table (`inspect` output or hand-made).
+fn node_from_table(info: &Table) -> Result<Node, String> {
+    let id: Option<String> = info.get("id").ok().flatten();
+    let name: Option<String> = info.get("name").ok().flatten();
+    let Some(id) = id.or(name) else {
+        return Err("info.id (or info.name) must be a plugin id string".to_owned());
+    };
+    if !super::manifest::is_valid_name(&id) {
+        return Err(format!("info.id: {id:?} is not a plugin id"));
+    }
+    let version: String = info
+        .get::<Option<String>>("version")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "0.0.0".to_owned());
+    let version = semver::Version::parse(&version)
+        .map_err(|e| format!("info.version: {version:?} is not a semantic version ({e})"))?;
+    let names = |field: &str| -> Result<Vec<String>, String> {
+        match info.get::<Value>(field) {
+            Ok(Value::Nil) => Ok(Vec::new()),
+            Ok(Value::Table(t)) => t
+                .sequence_values::<String>()
+                .collect::<mlua::Result<Vec<_>>>()
+                .map_err(|_| format!("info.{field} must be a list of plugin ids")),
+            _ => Err(format!("info.{field} must be a list of plugin ids")),
+        }
+    };
+    let mut requires = Vec::new();
+    if let Ok(Value::Table(deps)) = info.get::<Value>("dependencies") {
+        for (i, dep) in deps.sequence_values::<Value>().enumerate() {
+            let at = format!("info.dependencies[{}]", i + 1);
+            let (name, range, optional) = match dep {
+                Ok(Value::String(s)) => (s.to_string_lossy(), "*".to_owned(), false),
+                Ok(Value::Table(t)) => (
+                    t.get::<String>("name")
+                        .map_err(|_| format!("{at}.name must be a plugin id string"))?,
+                    t.get::<Option<String>>("version")
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(|| "*".to_owned()),
+                    t.get::<Option<bool>>("optional")
+                        .ok()
+                        .flatten()
+                        .unwrap_or(false),
+                ),
+                _ => {
+                    return Err(format!(
+                        "{at} must be a plugin id or a table {{ name, version, optional }}"
+                    ));
+                }
+            };
+            let range = semver::VersionReq::parse(&range)
+                .map_err(|e| format!("{at}.version: {range:?} is not a version range ({e})"))?;
+            requires.push(Requirement {
+                name,
+                range,
+                optional,
+            });
+        }
+    }
+    let priority = match info.get::<Value>("priority") {
+        Ok(Value::Nil) => 0,
+        Ok(Value::Integer(n)) => n,
+        Ok(Value::Number(n)) if n.fract() == 0.0 && n.abs() < 9.0e15 => n as i64,
+        _ => return Err("info.priority must be an integer".to_owned()),
+    };
+    Ok(Node {
+        id,
+        version,
+        requires,
+        before: names("before")?,
+        after: names("after")?,
+        priority,
+    })
+}
+
+// Misuse comes back as `nil, message` (a string) for resolver.lua to raise at
+// the caller's line; an expected failure as `nil, Error`.
+impl UserData for LuaResolver {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method_mut("add", |lua, this, info: Table| {
+            match node_from_table(&info) {
+                Ok(node) => or_error(lua, this.0.add(node).map(|()| true)),
+                Err(message) => (Nil, message).into_lua_multi(lua),
+            }
+        });
+        methods.add_method_mut(
+            "add_available",
+            |lua, this, (id, version): (String, String)| match semver::Version::parse(
+                version.trim(),
+            ) {
+                Ok(v) => {
+                    this.0.add_available(&id, v);
+                    true.into_lua_multi(lua)
+                }
+                Err(e) => (Nil, format!("{version:?} is not a semantic version ({e})"))
+                    .into_lua_multi(lua),
+            },
+        );
+        methods.add_method_mut("remove", |_, this, id: String| Ok(this.0.remove(&id)));
+        methods.add_method("count", |_, this, ()| Ok(this.0.len()));
+        methods.add_method("resolve", |lua, this, ()| {
+            let resolution = this.0.resolve();
+            let t = lua.create_table()?;
+            t.set("order", resolution.order)?;
+            let failures = lua.create_table()?;
+            for (id, e) in &resolution.failures {
+                failures.set(id.as_str(), lua_error::to_lua(lua, e)?)?;
+            }
+            t.set("failures", failures)?;
+            Ok(t)
+        });
+        methods.add_method("order", |lua, this, ()| or_error(lua, this.0.order()));
+    }
+}
+
+/// The functions `manager.lua` gets from Rust.
+fn natives(lua: &Lua) -> mlua::Result<Table> {
+    let natives = lua.create_table()?;
+    natives.set(
+        "Error",
+        lua.named_registry_value::<Table>(lua_error::CLASS_KEY)?,
+    )?;
+    natives.set(
+        "Version",
+        lua.named_registry_value::<Table>(crate::utils::lua::VERSION_CLASS_KEY)?,
+    )?;
+    natives.set(
+        "new_core",
+        lua.create_function(|_, ()| {
+            Ok(Core {
+                created: Some(Instant::now()),
+                ..Core::default()
+            })
+        })?,
+    )?;
+    natives.set(
+        "new_resolver",
+        lua.create_function(|_, ()| Ok(LuaResolver::default()))?,
+    )?;
+    let origin = Instant::now();
+    natives.set(
+        "monotonic",
+        lua.create_function(move |_, ()| Ok(origin.elapsed().as_secs_f64()))?,
+    )?;
+    natives.set(
+        "inspect",
+        lua.create_function(
+            |lua, path: String| match source::inspect(Path::new(&path)) {
+                Ok(info) => info_table(lua, &info.manifest, &info.source)?.into_lua_multi(lua),
+                Err(e) => or_error::<()>(lua, Err(e)),
+            },
+        )?,
+    )?;
+    natives.set(
+        "discover",
+        lua.create_function(|lua, dir: String| match source::discover(Path::new(&dir)) {
+            Ok((found, failed)) => {
+                let infos = lua.create_table()?;
+                for (i, info) in found.iter().enumerate() {
+                    infos.raw_set(i + 1, info_table(lua, &info.manifest, &info.source)?)?;
+                }
+                let failures = lua.create_table()?;
+                for (i, (path, e)) in failed.iter().enumerate() {
+                    let f = lua.create_table()?;
+                    f.set("path", path.to_string_lossy().into_owned())?;
+                    f.set("error", lua_error::to_lua(lua, e)?)?;
+                    failures.raw_set(i + 1, f)?;
+                }
+                (infos, failures).into_lua_multi(lua)
+            }
+            Err(e) => or_error::<()>(lua, Err(e)),
+        })?,
+    )?;
+    natives.set(
+        "read_module",
+        lua.create_function(|lua, (root, name): (String, String)| {
+            let found = source::module_path(Path::new(&root), &name).and_then(|path| {
+                Ok((
+                    source::read_source(&path)?,
+                    path.to_string_lossy().into_owned(),
+                ))
+            });
+            or_error(lua, found)
+        })?,
+    )?;
+    Ok(natives)
+}
+
+/// Builds the `qtforge.core` table.
+pub fn register(lua: &Lua) -> mlua::Result<Table> {
+    let classes: Table = lua
+        .load(include_str!("manager.lua"))
+        .set_name("=qtforge/core/manager.lua")
+        .call(natives(lua)?)?;
+    let core = lua.create_table()?;
+    for name in [
+        "PluginManager",
+        "PluginLoader",
+        "PluginLifecycleManager",
+        "PluginDependencyResolver",
+    ] {
+        core.set(name, classes.get::<Value>(name)?)?;
+    }
+    core.set("API_VERSION", HOST_API_VERSION.to_string())?;
+    lua.set_named_registry_value("qtforge.core.classes", classes)?;
+    Ok(core)
+}

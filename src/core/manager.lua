@@ -1,0 +1,1383 @@
+-- qtforge.core: the Lua half of the plugin manager.
+-- Rust (the `core` userdata) reads manifests, resolves dependencies, checks every
+-- lifecycle step and keeps the books; this file holds what is made of Lua values
+-- (environments, plugin tables, hooks, handles) and runs the paths that must not
+-- cross into Rust: update_all_plugins, call, and the method sugar of handles.
+local native = ...
+
+local error, getmetatable, ipairs, load, next, pairs, pcall, rawget, rawset, select, setmetatable, tostring, type,
+  xpcall =
+  error, getmetatable, ipairs, load, next, pairs, pcall, rawget, rawset, select, setmetatable, tostring, type, xpcall
+-- a host may run without the debug library; tracebacks are then left out
+local debug_traceback = debug and debug.traceback or function()
+  return ""
+end
+local io_stderr = io.stderr
+local string_format, string_match = string.format, string.match
+local table_concat, table_sort = table.concat, table.sort
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+local Error = native.Error
+local Version = native.Version
+local new_core = native.new_core
+local monotonic = native.monotonic
+local read_module = native.read_module
+
+-- the hooks a plugin table may define; each must be a function when present
+local HOOKS = { "on_load", "on_start", "on_stop", "on_unload", "update", "on_configure", "on_reload", "health" }
+local MANAGER_OPTIONS = { autostart = "boolean", log = "function" }
+local LOAD_OPTIONS = { start = "boolean" }
+local LOG_LEVELS = { "trace", "debug", "info", "warn", "error" }
+-- transitions kept per plugin for PluginLifecycleManager:history()
+local MAX_HISTORY = 32
+
+local function describe(value)
+  if type(value) == "string" then
+    return string_format("%q", value)
+  end
+  return type(value)
+end
+
+-- tostring that survives error objects whose __tostring throws or returns a non-string
+local function safe_tostring(value)
+  if type(value) == "string" then
+    return value
+  end
+  local ok, text = pcall(tostring, value)
+  if ok and type(text) == "string" then
+    return text
+  end
+  return "(an error value of type " .. type(value) .. ")"
+end
+
+-- "path/init.lua:12: boom" -> "boom", "path/init.lua:12"
+local function split_error(value)
+  local text = safe_tostring(value)
+  local location, message = string_match(text, "^(.-:%d+): (.*)$")
+  if location then
+    return message, location
+  end
+  return text, ""
+end
+
+local function capture(value)
+  return { value = value, traceback = debug_traceback("", 2) }
+end
+
+-- Runs plugin code; returns true, result or false, captured error.
+local function protect(fn, ...)
+  local ok, result = xpcall(fn, capture, ...)
+  if ok then
+    return true, result
+  end
+  if type(result) ~= "table" or result.traceback == nil then
+    result = { value = result, traceback = "" }
+  end
+  return false, result
+end
+
+local function check_options(fname, opts, known)
+  if opts == nil then
+    return {}
+  end
+  if type(opts) ~= "table" then
+    error(string_format("%s: argument 'opts' must be a table or nil, got %s", fname, describe(opts)), 3)
+  end
+  for key, value in pairs(opts) do
+    local expected = known[key]
+    if expected == nil then
+      local names = {}
+      for name in pairs(known) do
+        names[#names + 1] = name
+      end
+      table_sort(names)
+      error(string_format("%s: unknown option %s (known: %s)", fname, describe(key), table_concat(names, ", ")), 3)
+    end
+    if type(value) ~= expected then
+      error(string_format("%s: option '%s' must be a %s, got %s", fname, key, expected, describe(value)), 3)
+    end
+  end
+  return opts
+end
+
+local function check_id(fname, id, level)
+  if type(id) ~= "string" then
+    error(string_format("%s: argument 'id' must be a plugin id string, got %s", fname, describe(id)), level + 1)
+  end
+end
+
+local function failure(err, extra)
+  local result = { success = false, error = err }
+  if extra then
+    for k, v in pairs(extra) do
+      result[k] = v
+    end
+  end
+  return result
+end
+
+local function success(id, extra)
+  local result = { success = true, plugin_id = id }
+  if extra then
+    for k, v in pairs(extra) do
+      result[k] = v
+    end
+  end
+  return result
+end
+
+local function default_log(level, plugin_id, message)
+  if level == "warn" or level == "error" then
+    io_stderr:write(string_format("qtforge [%s] %s: %s\n", level, plugin_id, message))
+  end
+end
+
+local function gc_sentinel(fn)
+  if newproxy then -- luacheck: ignore 113
+    local proxy = newproxy(true) -- luacheck: ignore 113
+    getmetatable(proxy).__gc = fn
+    return proxy
+  end
+  return setmetatable({}, { __gc = fn })
+end
+
+---------------------------------------------------------------------------
+-- PluginManager
+---------------------------------------------------------------------------
+
+local Manager = { __name = "qtforge.core.PluginManager" }
+Manager.__index = Manager
+
+local function emit(self, event_type, id, err)
+  local listeners = self._listeners
+  if #listeners == 0 then
+    return
+  end
+  local event = { type = event_type, plugin_id = id, error = err }
+  for i = 1, #listeners do
+    local ok, problem = pcall(listeners[i], event)
+    if not ok then
+      self._log("error", "qtforge", "event listener failed: " .. safe_tostring(problem))
+    end
+  end
+end
+
+local function instance_of(self, id)
+  local slot = self._slots[id]
+  return slot and slot.instance
+end
+
+-- the plugins update_all_plugins ticks: running, with an update hook, in load order
+local function rebuild_ticking(self)
+  local list = {}
+  for _, id in ipairs(self._core:load_order()) do
+    local inst = instance_of(self, id)
+    if inst and inst.state == "running" and inst.plugin.update then
+      list[#list + 1] = inst
+    end
+  end
+  self._ticking = list
+end
+
+local function set_state(self, inst, state)
+  inst.state = state
+  local history = inst.history
+  history[#history + 1] = { state = state, at = monotonic() }
+  if #history > MAX_HISTORY then
+    table.remove(history, 1)
+  end
+  rebuild_ticking(self)
+end
+
+local function call_hook(inst, name, ...)
+  local hook = inst.plugin[name]
+  if hook == nil then
+    return true, nil
+  end
+  return protect(hook, ...)
+end
+
+-- plugin code failed while loaded: the plugin becomes `failed`, the error is kept
+local function fail_plugin(self, inst, stage, captured)
+  local message, location = split_error(captured.value)
+  local err = self._core:fail(inst.id, stage, message, location)
+  err.traceback = captured.traceback
+  inst.state = "failed"
+  set_state(self, inst, "failed")
+  self._log("error", inst.id, err.message)
+  emit(self, "failed", inst.id, err)
+  return err
+end
+
+local function logger_for(self, id)
+  local log = {}
+  for _, level in ipairs(LOG_LEVELS) do
+    log[level] = function(message, fields)
+      self._log(level, id, safe_tostring(message), fields)
+    end
+  end
+  return log
+end
+
+-- the modules a plugin loads with ctx.require, from its own folder, in its environment
+local function require_for(inst)
+  local loading = {}
+  return function(name)
+    if type(name) ~= "string" then
+      error("ctx.require: argument 'name' must be a module name string, got " .. describe(name), 2)
+    end
+    local cached = inst.modules[name]
+    if cached ~= nil then
+      return cached
+    end
+    if loading[name] then
+      error(string_format("ctx.require: module %q requires itself while loading", name), 2)
+    end
+    local root = inst.info.root
+    if root == nil then
+      error(string_format("ctx.require: plugin %q has no folder to load %q from", inst.id, name), 2)
+    end
+    local source, path = read_module(root, name)
+    if source == nil then
+      error("ctx.require: " .. path.message .. (path.details ~= "" and (" (" .. path.details .. ")") or ""), 2)
+    end
+    local chunk, syntax = load(source, "@" .. path, "t", inst.env)
+    if not chunk then
+      error(syntax, 0)
+    end
+    loading[name] = true
+    local ok, result = pcall(chunk, name)
+    loading[name] = nil
+    if not ok then
+      error(result, 0)
+    end
+    if result == nil then
+      result = true
+    end
+    inst.modules[name] = result
+    return result
+  end
+end
+
+-- a view of the plugin's declared dependencies' exports, resolved on each access so
+-- that a reloaded dependency is seen at once
+local function deps_for(self, info)
+  local declared = {}
+  for _, dep in ipairs(info.dependencies) do
+    declared[dep.name] = true
+  end
+  return setmetatable({}, {
+    __index = function(_, name)
+      if declared[name] then
+        local inst = instance_of(self, name)
+        return inst and inst.exports
+      end
+    end,
+    __newindex = function()
+      error("ctx.deps is read-only", 2)
+    end,
+  })
+end
+
+-- A fresh environment per plugin: globals it sets stay its own. Reads fall
+-- through to the host's globals (the security issue narrows this to a sandbox).
+local function new_env(host_globals)
+  local env = setmetatable({}, { __index = host_globals })
+  env._G = env
+  return env
+end
+
+-- What the entry returned must be a plugin table: hooks are functions, declared exports exist.
+local function plugin_problem(plugin, info)
+  if type(plugin) ~= "table" then
+    return "the entry returned " .. type(plugin) .. ", expected the plugin table"
+  end
+  for _, hook in ipairs(HOOKS) do
+    local value = rawget(plugin, hook)
+    if value ~= nil and type(value) ~= "function" then
+      return string_format("hook %s is a %s, expected a function", hook, type(value))
+    end
+  end
+  local exports = rawget(plugin, "exports")
+  if exports ~= nil and type(exports) ~= "table" then
+    return "exports is a " .. type(exports) .. ", expected a table of functions"
+  end
+  for _, name in ipairs(info.exports) do
+    if exports == nil or type(exports[name]) ~= "function" then
+      return string_format("the manifest exports %q, but exports.%s is not a function", name, name)
+    end
+  end
+  return nil
+end
+
+-- Runs a plugin's entry (unless given its table) and checks the result.
+-- Returns the plugin table and env, or nil and (stage, message, location).
+local function evaluate(self, plan, plugin)
+  local env
+  if plugin == nil then
+    env = new_env(self._globals)
+    local chunk, syntax = load(plan.source, "@" .. plan.entry, "t", env)
+    if not chunk then
+      local message, location = split_error(syntax)
+      return nil, "entry", message, location
+    end
+    local ok, result = protect(chunk)
+    if not ok then
+      local message, location = split_error(result.value)
+      return nil, "entry", message, location
+    end
+    plugin = result
+  end
+  local problem = plugin_problem(plugin, plan)
+  if problem then
+    return nil, "entry", problem, plan.entry or ""
+  end
+  return plugin, env
+end
+
+local function new_instance(self, plan, plugin, env)
+  local inst = {
+    id = plan.id,
+    info = plan,
+    plugin = plugin,
+    env = env,
+    exports = rawget(plugin, "exports") or {},
+    version = Version.parse(plan.version),
+    state = "loaded",
+    history = {},
+    modules = {},
+    init_time = self._time,
+    first_update = nil,
+    last_update = nil,
+    update_info = { time_since_init = 0, time_since_first_update = 0, time_since_last_update = 0 },
+  }
+  inst.plugin_update = plugin.update
+  inst.ctx = {
+    id = plan.id,
+    name = plan.name,
+    version = inst.version,
+    manifest = plan,
+    config = plan.config,
+    deps = deps_for(self, plan),
+    log = logger_for(self, plan.id),
+    require = require_for(inst),
+  }
+  inst.history[1] = { state = "loaded", at = monotonic() }
+  return inst
+end
+
+local function start(self, id)
+  local core = self._core
+  local target, err = core:check(id, "start")
+  if not target then
+    return failure(err)
+  end
+  local inst = instance_of(self, id)
+  local ok, captured = call_hook(inst, "on_start", inst.ctx)
+  if not ok then
+    return failure(fail_plugin(self, inst, "on_start", captured), { plugin_id = id })
+  end
+  core:set_state(id, "running")
+  set_state(self, inst, "running")
+  emit(self, "started", id)
+  return success(id)
+end
+
+local function stop(self, id)
+  local core = self._core
+  local target, err = core:check(id, "stop")
+  if not target then
+    return failure(err)
+  end
+  local inst = instance_of(self, id)
+  local ok, captured = call_hook(inst, "on_stop", inst.ctx)
+  if not ok then
+    return failure(fail_plugin(self, inst, "on_stop", captured), { plugin_id = id })
+  end
+  core:set_state(id, "stopped")
+  set_state(self, inst, "stopped")
+  emit(self, "stopped", id)
+  return success(id)
+end
+
+-- Runs an approved plan to a loaded (and, if asked, running) plugin.
+local function load_approved(self, plan, plugin, should_start)
+  local core = self._core
+  local id = plan.id
+  local env, stage, message, location
+  plugin, env, message, location = evaluate(self, plan, plugin)
+  if plugin == nil then
+    stage = env
+    local err = core:abort_load(id, stage, message, location)
+    emit(self, "failed", id, err)
+    return failure(err, { plugin_id = id })
+  end
+  local inst = new_instance(self, plan, plugin, env)
+  local ok, captured = call_hook(inst, "on_load", inst.ctx)
+  if not ok then
+    message, location = split_error(captured.value)
+    local err = core:abort_load(id, "on_load", message, location)
+    err.traceback = captured.traceback
+    emit(self, "failed", id, err)
+    return failure(err, { plugin_id = id })
+  end
+  core:finish_load(id)
+  self._slots[id] = { id = id, instance = inst }
+  emit(self, "loaded", id)
+  if should_start then
+    local started = start(self, id)
+    if not started.success then
+      return started
+    end
+  end
+  return success(id)
+end
+
+-- Guards against a fault in this file leaving a load half-registered.
+local function load_guarded(self, plan, plugin, should_start)
+  local ok, result = pcall(load_approved, self, plan, plugin, should_start)
+  if ok then
+    return result
+  end
+  if self._slots[plan.id] == nil and self._core:state(plan.id) == nil then
+    local err = self._core:abort_load(plan.id, "internal", safe_tostring(result), "")
+    return failure(err, { plugin_id = plan.id })
+  end
+  error(result, 0)
+end
+
+local function check_manager(fname, self)
+  if getmetatable(self) ~= Manager then
+    error(fname .. ": call it with ':' on a PluginManager, got " .. describe(self), 3)
+  end
+end
+
+--- PluginManager(opts): opts.autostart (default true) starts plugins as they load;
+--- opts.log(level, plugin_id, message, fields) receives plugin and manager logs.
+local function new_manager(opts)
+  opts = check_options("PluginManager", opts, MANAGER_OPTIONS)
+  local self = setmetatable({
+    _core = new_core(),
+    _slots = {},
+    _ticking = {},
+    _listeners = {},
+    _handles = setmetatable({}, { __mode = "v" }),
+    _autostart = opts.autostart ~= false,
+    _log = opts.log or default_log,
+    _globals = _G,
+    _time = 0,
+    _clock = nil,
+    _updates = 0,
+    _update_errors = 0,
+  }, Manager)
+  -- shut down when collected: plugins get on_stop and on_unload (a table __gc is 5.4 only)
+  self._sentinel = gc_sentinel(function()
+    pcall(Manager.shutdown, self)
+  end)
+  return self
+end
+
+--- Loads the plugin at `path`: a folder with plugin.toml/plugin.json, a path to
+--- such a manifest, or a single .lua file. Returns { success, plugin_id, error }.
+function Manager:load_plugin(path, opts)
+  check_manager("PluginManager:load_plugin", self)
+  if type(path) ~= "string" then
+    error("PluginManager:load_plugin: argument 'path' must be a string, got " .. describe(path), 2)
+  end
+  opts = check_options("PluginManager:load_plugin", opts, LOAD_OPTIONS)
+  local plan, err = self._core:begin_load(path)
+  if not plan then
+    emit(self, "failed", nil, err)
+    return failure(err, { path = path })
+  end
+  local should_start = opts.start
+  if should_start == nil then
+    should_start = self._autostart
+  end
+  local result = load_guarded(self, plan, nil, should_start)
+  result.path = path
+  return result
+end
+
+--- Registers a plugin given as a table holding its `manifest` (inline plugin).
+function Manager:register_plugin(plugin, opts)
+  check_manager("PluginManager:register_plugin", self)
+  if type(plugin) ~= "table" then
+    error("PluginManager:register_plugin: argument 'plugin' must be a plugin table, got " .. describe(plugin), 2)
+  end
+  if type(plugin.manifest) ~= "table" then
+    error("PluginManager:register_plugin: the plugin table needs a 'manifest' table, got "
+      .. describe(plugin.manifest), 2)
+  end
+  opts = check_options("PluginManager:register_plugin", opts, LOAD_OPTIONS)
+  local plan, err = self._core:begin_inline(plugin.manifest)
+  if not plan then
+    emit(self, "failed", nil, err)
+    return failure(err)
+  end
+  local should_start = opts.start
+  if should_start == nil then
+    should_start = self._autostart
+  end
+  return load_guarded(self, plan, plugin, should_start)
+end
+
+--- Loads every plugin in `dir` in dependency order; one result per plugin.
+function Manager:load_directory(dir, opts)
+  check_manager("PluginManager:load_directory", self)
+  if type(dir) ~= "string" then
+    error("PluginManager:load_directory: argument 'dir' must be a string, got " .. describe(dir), 2)
+  end
+  opts = check_options("PluginManager:load_directory", opts, LOAD_OPTIONS)
+  local plan, err = self._core:plan_directory(dir)
+  if not plan then
+    return { failure(err, { path = dir }) }
+  end
+  local results = {}
+  for _, path in ipairs(plan.order) do
+    results[#results + 1] = self:load_plugin(path, opts)
+  end
+  for _, failed in ipairs(plan.failures) do
+    emit(self, "failed", nil, failed.error)
+    results[#results + 1] = failure(failed.error, { path = failed.path })
+  end
+  return results
+end
+
+function Manager:start_plugin(id)
+  check_manager("PluginManager:start_plugin", self)
+  check_id("PluginManager:start_plugin", id, 2)
+  return start(self, id)
+end
+
+function Manager:stop_plugin(id)
+  check_manager("PluginManager:stop_plugin", self)
+  check_id("PluginManager:stop_plugin", id, 2)
+  return stop(self, id)
+end
+
+-- Takes one plugin out: on_stop if running, on_unload, forget it. Hook errors
+-- are reported and do not stop the unload.
+local function unload_one(self, id)
+  local inst = instance_of(self, id)
+  local problems = {}
+  if inst then
+    if inst.state == "running" then
+      local ok, captured = call_hook(inst, "on_stop", inst.ctx)
+      if not ok then
+        problems[#problems + 1] = fail_plugin(self, inst, "on_stop", captured)
+      end
+    end
+    local ok, captured = call_hook(inst, "on_unload", inst.ctx)
+    if not ok then
+      problems[#problems + 1] = fail_plugin(self, inst, "on_unload", captured)
+    end
+    inst.state = "unloaded"
+  end
+  self._core:remove(id)
+  local slot = self._slots[id]
+  if slot then
+    slot.last_info = inst and inst.info
+    slot.last_version = inst and inst.version
+    slot.instance = nil
+    self._slots[id] = nil
+  end
+  rebuild_ticking(self)
+  emit(self, "unloaded", id)
+  return problems
+end
+
+--- Unloads a plugin; refused with has_dependents while others depend on it,
+--- unless opts.cascade, which unloads them first (latest loaded first).
+function Manager:unload_plugin(id, opts)
+  check_manager("PluginManager:unload_plugin", self)
+  check_id("PluginManager:unload_plugin", id, 2)
+  opts = check_options("PluginManager:unload_plugin", opts, { cascade = "boolean" })
+  local order, err = self._core:unload_plan(id, opts.cascade == true)
+  if not order then
+    return failure(err, { plugin_id = id })
+  end
+  local problems = {}
+  for _, victim in ipairs(order) do
+    for _, problem in ipairs(unload_one(self, victim)) do
+      problems[#problems + 1] = problem
+    end
+  end
+  return success(id, { unloaded = order, errors = problems })
+end
+
+--- Reloads a plugin from its files. The new version is loaded and checked first;
+--- if it fails at any step, the old one is brought back and keeps running.
+function Manager:reload_plugin(id)
+  check_manager("PluginManager:reload_plugin", self)
+  check_id("PluginManager:reload_plugin", id, 2)
+  local core = self._core
+  local plan, err = core:begin_reload(id)
+  if not plan then
+    return failure(err, { plugin_id = id })
+  end
+  local old = instance_of(self, id)
+  local plugin, env, message, location = evaluate(self, plan, nil)
+  if plugin == nil then
+    err = core:abort_reload(id, env, message, location)
+    emit(self, "failed", id, err)
+    return failure(err, { plugin_id = id })
+  end
+  local was = old.state
+  local resume = was == "running" or was == "failed"
+  -- the old version steps down; what its on_unload returns goes to the new on_reload
+  if was == "running" then
+    call_hook(old, "on_stop", old.ctx)
+  end
+  local _, old_state = call_hook(old, "on_unload", old.ctx)
+  if type(old_state) == "table" and old_state.traceback ~= nil and old_state.value ~= nil then
+    old_state = nil -- on_unload failed: nothing to hand over
+  end
+  local new = new_instance(self, plan, plugin, env)
+  new.init_time, new.first_update, new.last_update = old.init_time, old.first_update, old.last_update
+  local stage = "on_load"
+  local ok, captured = call_hook(new, "on_load", new.ctx)
+  if ok then
+    stage = "on_reload"
+    ok, captured = call_hook(new, "on_reload", old_state)
+  end
+  if ok and resume then
+    stage = "on_start"
+    ok, captured = call_hook(new, "on_start", new.ctx)
+  end
+  if not ok then
+    -- give the old version back what it released, and keep it
+    call_hook(new, "on_unload", new.ctx)
+    message, location = split_error(captured.value)
+    err = core:abort_reload(id, stage, message, location)
+    err.traceback = captured.traceback
+    call_hook(old, "on_load", old.ctx)
+    if was == "running" then
+      call_hook(old, "on_start", old.ctx)
+    end
+    emit(self, "failed", id, err)
+    return failure(err, { plugin_id = id })
+  end
+  core:finish_reload(id)
+  self._slots[id].instance = new
+  old.state = "unloaded"
+  local state = was
+  if resume then
+    state = "running"
+  end
+  core:set_state(id, state)
+  new.history = old.history
+  set_state(self, new, state)
+  emit(self, "reloaded", id)
+  return success(id)
+end
+
+--- Stops and unloads every plugin, latest loaded first.
+function Manager:shutdown()
+  check_manager("PluginManager:shutdown", self)
+  local order = self._core:load_order()
+  for i = #order, 1, -1 do
+    unload_one(self, order[i])
+  end
+  return true
+end
+
+--- Calls `update(dt, info)` on every running plugin that has one. Without `dt`,
+--- a monotonic clock measures it. A plugin whose update errors becomes `failed`;
+--- the others still run.
+function Manager:update_all_plugins(dt)
+  if dt == nil then
+    local now = monotonic()
+    dt = now - (self._clock or now)
+    self._clock = now
+  elseif type(dt) ~= "number" or dt ~= dt or dt < 0 or dt == math.huge then
+    check_manager("PluginManager:update_all_plugins", self)
+    error("PluginManager:update_all_plugins: argument 'dt' must be a non-negative number of seconds, got "
+      .. describe(dt), 2)
+  end
+  local time = self._time + dt
+  self._time = time
+  self._updates = self._updates + 1
+  local list = self._ticking
+  for i = 1, #list do
+    local inst = list[i]
+    if inst.state == "running" then
+      local info = inst.update_info
+      local first = inst.first_update
+      if first == nil then
+        first = time
+        inst.first_update = time
+      end
+      info.time_since_init = time - inst.init_time
+      info.time_since_first_update = time - first
+      info.time_since_last_update = time - (inst.last_update or inst.init_time)
+      inst.last_update = time
+      local ok, problem = pcall(inst.plugin_update, dt, info)
+      if not ok then
+        self._update_errors = self._update_errors + 1
+        fail_plugin(self, inst, "update", { value = problem, traceback = "" })
+      end
+    end
+  end
+  return #list
+end
+
+--- Validates `changes` against the manifest's [config], merges them, then calls
+--- on_configure(config); the plugin may refuse by raising an error.
+function Manager:configure_plugin(id, changes)
+  check_manager("PluginManager:configure_plugin", self)
+  check_id("PluginManager:configure_plugin", id, 2)
+  if type(changes) ~= "table" then
+    error("PluginManager:configure_plugin: argument 'config' must be a table, got " .. describe(changes), 2)
+  end
+  local core = self._core
+  local merged, err = core:check_config(id, changes)
+  if merged == nil then
+    return failure(err, { plugin_id = id })
+  end
+  local inst = instance_of(self, id)
+  local ok, captured = call_hook(inst, "on_configure", merged)
+  if not ok then
+    core:commit_config(id, false)
+    local message, location = split_error(captured.value)
+    err = Error("invalid_config", string_format("plugin %q refused the configuration: %s", id, message), location)
+    return failure(err, { plugin_id = id })
+  end
+  core:commit_config(id, true)
+  inst.ctx.config = merged
+  emit(self, "configured", id)
+  return success(id, { config = merged })
+end
+
+--- Registers fn(event) for lifecycle events; returns a function that removes it.
+function Manager:on_event(fn)
+  check_manager("PluginManager:on_event", self)
+  if type(fn) ~= "function" then
+    error("PluginManager:on_event: argument 'fn' must be a function, got " .. describe(fn), 2)
+  end
+  local listeners = {}
+  for i, existing in ipairs(self._listeners) do
+    listeners[i] = existing
+  end
+  listeners[#listeners + 1] = fn
+  self._listeners = listeners
+  return function()
+    local kept = {}
+    for _, existing in ipairs(self._listeners) do
+      if existing ~= fn then
+        kept[#kept + 1] = existing
+      end
+    end
+    self._listeners = kept
+  end
+end
+
+local function callable_instance(self, fname, id, level)
+  local inst = instance_of(self, id)
+  if inst == nil then
+    error(string_format("%s: no plugin %s is loaded", fname, describe(id)), level + 1)
+  end
+  local state = inst.state
+  if state ~= "running" and state ~= "loaded" then
+    error(string_format("%s: plugin %q is %s", fname, id, state), level + 1)
+  end
+  return inst
+end
+
+--- Calls export `name` of plugin `id` with the remaining arguments.
+function Manager:call(id, name, ...)
+  local inst = callable_instance(self, "PluginManager:call", id, 2)
+  local fn = inst.exports[name]
+  if type(fn) ~= "function" then
+    error(string_format("PluginManager:call: plugin %q has no export %s", id, describe(name)), 2)
+  end
+  return fn(...)
+end
+
+--- Calls export `name` on every running plugin that has it; returns the results
+--- and the errors, each by plugin id.
+function Manager:broadcast(name, ...)
+  check_manager("PluginManager:broadcast", self)
+  if type(name) ~= "string" then
+    error("PluginManager:broadcast: argument 'name' must be an export name, got " .. describe(name), 2)
+  end
+  local results, errors = {}, {}
+  for _, id in ipairs(self._core:load_order()) do
+    local inst = instance_of(self, id)
+    local fn = inst and inst.state == "running" and inst.exports[name]
+    if type(fn) == "function" then
+      local ok, value = pcall(fn, ...)
+      if ok then
+        results[id] = value
+      else
+        local message, location = split_error(value)
+        errors[id] = Error("call_error", string_format("plugin %q failed in %s: %s", id, name, message), location)
+      end
+    end
+  end
+  return results, errors
+end
+
+--- Puts each plugin's exports table under tbl[plugin id] (Cygnixy style).
+function Manager:register_all_plugins(tbl)
+  check_manager("PluginManager:register_all_plugins", self)
+  if type(tbl) ~= "table" then
+    error("PluginManager:register_all_plugins: argument 'tbl' must be a table, got " .. describe(tbl), 2)
+  end
+  for _, id in ipairs(self._core:load_order()) do
+    local inst = instance_of(self, id)
+    if inst then
+      tbl[id] = inst.exports
+    end
+  end
+  return tbl
+end
+
+---------------------------------------------------------------------------
+-- Plugin handles: they resolve against the manager on every use, so a
+-- handle never keeps an unloaded plugin alive and follows a reload.
+---------------------------------------------------------------------------
+
+local Handle = {}
+local HandleMeta = { __name = "qtforge.core.Plugin" }
+
+local function handle_instance(h, fname)
+  local slot = rawget(h, "_slot")
+  local inst = slot.instance
+  if inst == nil then
+    error(string_format("%s: plugin %q is unloaded", fname, slot.id), 3)
+  end
+  return inst
+end
+
+local function check_handle(fname, h)
+  if getmetatable(h) ~= HandleMeta then
+    error(fname .. ": call it with ':' on a plugin handle, got " .. describe(h), 3)
+  end
+end
+
+-- `plugin:f(...)` and `plugin.f(...)` call export f; cached per handle and name
+local function export_method(h, key)
+  local sugar = rawget(h, "_sugar")
+  local method = sugar[key]
+  if method == nil then
+    local slot = rawget(h, "_slot")
+    method = function(self, ...)
+      local inst = slot.instance
+      if inst == nil then
+        error(string_format("plugin %q is unloaded (calling %s)", slot.id, key), 2)
+      end
+      local fn = inst.exports[key]
+      if type(fn) ~= "function" then
+        error(string_format("plugin %q has no export %q", slot.id, key), 2)
+      end
+      if self == h then
+        return fn(...)
+      end
+      return fn(self, ...)
+    end
+    sugar[key] = method
+  end
+  return method
+end
+
+HandleMeta.__index = function(h, key)
+  local method = Handle[key]
+  if method ~= nil then
+    return method
+  end
+  local slot = rawget(h, "_slot")
+  local inst = slot.instance
+  if key == "exports" then
+    if inst == nil then
+      error(string_format("plugin %q is unloaded", slot.id), 2)
+    end
+    return inst.exports
+  end
+  if type(key) ~= "string" then
+    return nil
+  end
+  -- an unloaded handle answers every call with a clear error, not "attempt to call nil"
+  if inst == nil or type(inst.exports[key]) == "function" then
+    return export_method(h, key)
+  end
+  return nil
+end
+
+HandleMeta.__newindex = function(_, key)
+  error(string_format("plugin handles are read-only (setting %s)", describe(key)), 2)
+end
+
+HandleMeta.__tostring = function(h)
+  local slot = rawget(h, "_slot")
+  local inst = slot.instance
+  if inst == nil then
+    return string_format("qtforge plugin %s (unloaded)", slot.id)
+  end
+  return string_format("qtforge plugin %s %s (%s)", slot.id, inst.version:to_string(), inst.state)
+end
+
+local function handle_for(self, id)
+  local slot = self._slots[id]
+  if slot == nil then
+    return nil
+  end
+  local h = slot.handle
+  if h == nil then
+    h = setmetatable({ _slot = slot, _manager = self, _sugar = {} }, HandleMeta)
+    slot.handle = h
+  end
+  return h
+end
+
+function Handle.id(h)
+  check_handle("plugin:id", h)
+  return rawget(h, "_slot").id
+end
+
+function Handle.name(h)
+  check_handle("plugin:name", h)
+  local slot = rawget(h, "_slot")
+  local info = slot.instance and slot.instance.info or slot.last_info
+  return info and info.name or slot.id
+end
+
+function Handle.version(h)
+  check_handle("plugin:version", h)
+  local slot = rawget(h, "_slot")
+  return slot.instance and slot.instance.version or slot.last_version
+end
+
+function Handle.state(h)
+  check_handle("plugin:state", h)
+  local inst = rawget(h, "_slot").instance
+  return inst and inst.state or "unloaded"
+end
+
+function Handle.is_loaded(h)
+  check_handle("plugin:is_loaded", h)
+  return rawget(h, "_slot").instance ~= nil
+end
+
+function Handle.description(h)
+  check_handle("plugin:description", h)
+  local slot = rawget(h, "_slot")
+  local info = slot.instance and slot.instance.info or slot.last_info
+  return info and info.description or ""
+end
+
+--- Everything the manifest says, with the current state; the last known info once unloaded.
+function Handle.metadata(h)
+  check_handle("plugin:metadata", h)
+  local slot = rawget(h, "_slot")
+  if slot.instance then
+    return rawget(h, "_manager")._core:info(slot.id)
+  end
+  local info = {}
+  for k, v in pairs(slot.last_info or {}) do
+    info[k] = v
+  end
+  info.state = "unloaded"
+  info.source = nil
+  return info
+end
+
+function Handle.dependencies(h)
+  check_handle("plugin:dependencies", h)
+  return Handle.metadata(h).dependencies or {}
+end
+
+function Handle.capabilities(h)
+  check_handle("plugin:capabilities", h)
+  return Handle.metadata(h).capabilities or {}
+end
+
+function Handle.path(h)
+  check_handle("plugin:path", h)
+  return Handle.metadata(h).path
+end
+
+function Handle.config(h)
+  check_handle("plugin:config", h)
+  local slot = rawget(h, "_slot")
+  if slot.instance == nil then
+    return nil
+  end
+  return rawget(h, "_manager")._core:config(slot.id)
+end
+
+function Handle.last_error(h)
+  check_handle("plugin:last_error", h)
+  local slot = rawget(h, "_slot")
+  if slot.instance == nil then
+    return nil
+  end
+  return rawget(h, "_manager")._core:last_error(slot.id)
+end
+
+function Handle.call(h, name, ...)
+  check_handle("plugin:call", h)
+  local inst = handle_instance(h, "plugin:call")
+  local fn = inst.exports[name]
+  if type(fn) ~= "function" then
+    error(string_format("plugin:call: plugin %q has no export %s", inst.id, describe(name)), 2)
+  end
+  return fn(...)
+end
+
+--- The plugin with this id, or nil when none is loaded.
+function Manager:get_plugin(id)
+  check_manager("PluginManager:get_plugin", self)
+  check_id("PluginManager:get_plugin", id, 2)
+  return handle_for(self, id)
+end
+
+--- Handles of every loaded plugin, in load order.
+function Manager:plugins()
+  check_manager("PluginManager:plugins", self)
+  local list = {}
+  for _, id in ipairs(self._core:load_order()) do
+    list[#list + 1] = handle_for(self, id)
+  end
+  return list
+end
+
+function Manager:load_order()
+  check_manager("PluginManager:load_order", self)
+  return self._core:load_order()
+end
+
+function Manager:stats()
+  check_manager("PluginManager:stats", self)
+  local stats = self._core:stats()
+  stats.updates = self._updates
+  stats.update_errors = self._update_errors
+  stats.ticking = #self._ticking
+  return stats
+end
+
+---------------------------------------------------------------------------
+-- PluginRegistry: queries over a manager's plugins
+---------------------------------------------------------------------------
+
+local Registry = { __name = "qtforge.core.PluginRegistry" }
+Registry.__index = Registry
+
+local function check_registry(fname, self)
+  if getmetatable(self) ~= Registry then
+    error(fname .. ": call it with ':' on a PluginRegistry, got " .. describe(self), 3)
+  end
+end
+
+local function handles(manager, ids)
+  local list = {}
+  for _, id in ipairs(ids) do
+    list[#list + 1] = handle_for(manager, id)
+  end
+  return list
+end
+
+local function query(fname, field)
+  return function(self, value)
+    check_registry(fname, self)
+    if type(value) ~= "string" then
+      error(string_format("%s: argument '%s' must be a string, got %s", fname, field, describe(value)), 2)
+    end
+    return handles(self._manager, self._manager._core:query(field, value))
+  end
+end
+
+Registry.find_by_tag = query("PluginRegistry:find_by_tag", "tag")
+Registry.find_by_capability = query("PluginRegistry:find_by_capability", "capability")
+Registry.find_by_kind = query("PluginRegistry:find_by_kind", "kind")
+
+local STATES = { loaded = true, running = true, stopped = true, failed = true }
+
+function Registry:find_by_state(state)
+  check_registry("PluginRegistry:find_by_state", self)
+  if not STATES[state] then
+    error("PluginRegistry:find_by_state: argument 'state' must be loaded, running, stopped or failed, got "
+      .. describe(state), 2)
+  end
+  return handles(self._manager, self._manager._core:query("state", state))
+end
+
+function Registry:get(id)
+  check_registry("PluginRegistry:get", self)
+  check_id("PluginRegistry:get", id, 2)
+  return handle_for(self._manager, id)
+end
+
+function Registry:list()
+  check_registry("PluginRegistry:list", self)
+  return self._manager:plugins()
+end
+
+function Registry:count()
+  check_registry("PluginRegistry:count", self)
+  return #self._manager._core:load_order()
+end
+
+function Registry:running()
+  check_registry("PluginRegistry:running", self)
+  return self:find_by_state("running")
+end
+
+function Manager:registry()
+  check_manager("PluginManager:registry", self)
+  return setmetatable({ _manager = self }, Registry)
+end
+
+---------------------------------------------------------------------------
+-- PluginLifecycleManager: lifecycle operations over a manager, in dependency order
+---------------------------------------------------------------------------
+
+local Lifecycle = { __name = "qtforge.core.PluginLifecycleManager" }
+Lifecycle.__index = Lifecycle
+
+local function check_lifecycle(fname, self)
+  if getmetatable(self) ~= Lifecycle then
+    error(fname .. ": call it with ':' on a PluginLifecycleManager, got " .. describe(self), 3)
+  end
+end
+
+local function new_lifecycle(manager)
+  if getmetatable(manager) ~= Manager then
+    error("PluginLifecycleManager: argument 'manager' must be a PluginManager, got " .. describe(manager), 2)
+  end
+  return setmetatable({ _manager = manager }, Lifecycle)
+end
+
+function Lifecycle:start(id)
+  check_lifecycle("PluginLifecycleManager:start", self)
+  check_id("PluginLifecycleManager:start", id, 2)
+  return start(self._manager, id)
+end
+
+function Lifecycle:stop(id)
+  check_lifecycle("PluginLifecycleManager:stop", self)
+  check_id("PluginLifecycleManager:stop", id, 2)
+  return stop(self._manager, id)
+end
+
+--- Stops (when running) and starts again.
+function Lifecycle:restart(id)
+  check_lifecycle("PluginLifecycleManager:restart", self)
+  check_id("PluginLifecycleManager:restart", id, 2)
+  local manager = self._manager
+  local inst = instance_of(manager, id)
+  if inst and inst.state == "running" then
+    local stopped = stop(manager, id)
+    if not stopped.success then
+      return stopped
+    end
+  end
+  return start(manager, id)
+end
+
+--- Starts every loaded or stopped plugin in load order; one result per plugin started.
+function Lifecycle:start_all()
+  check_lifecycle("PluginLifecycleManager:start_all", self)
+  local manager, results = self._manager, {}
+  for _, id in ipairs(manager._core:load_order()) do
+    local inst = instance_of(manager, id)
+    if inst and (inst.state == "loaded" or inst.state == "stopped") then
+      results[#results + 1] = start(manager, id)
+    end
+  end
+  return results
+end
+
+--- Stops every running plugin, latest loaded first.
+function Lifecycle:stop_all()
+  check_lifecycle("PluginLifecycleManager:stop_all", self)
+  local manager, results = self._manager, {}
+  local order = manager._core:load_order()
+  for i = #order, 1, -1 do
+    local inst = instance_of(manager, order[i])
+    if inst and inst.state == "running" then
+      results[#results + 1] = stop(manager, order[i])
+    end
+  end
+  return results
+end
+
+function Lifecycle:state(id)
+  check_lifecycle("PluginLifecycleManager:state", self)
+  check_id("PluginLifecycleManager:state", id, 2)
+  local inst = instance_of(self._manager, id)
+  return inst and inst.state or "unloaded"
+end
+
+--- Whether `operation` ("start", "stop", "unload", "reload", "configure") is allowed now.
+function Lifecycle:can(id, operation)
+  check_lifecycle("PluginLifecycleManager:can", self)
+  check_id("PluginLifecycleManager:can", id, 2)
+  if operation ~= "start" and operation ~= "stop" and operation ~= "unload" and operation ~= "reload"
+    and operation ~= "configure" then
+    error("PluginLifecycleManager:can: argument 'operation' must be start, stop, unload, reload or configure, got "
+      .. describe(operation), 2)
+  end
+  local target, err = self._manager._core:check(id, operation)
+  return target ~= nil, err
+end
+
+--- The plugin's last state changes, oldest first: { state =, at = seconds }.
+function Lifecycle:history(id)
+  check_lifecycle("PluginLifecycleManager:history", self)
+  check_id("PluginLifecycleManager:history", id, 2)
+  local inst = instance_of(self._manager, id)
+  if inst == nil then
+    return {}
+  end
+  local copy = {}
+  for i, entry in ipairs(inst.history) do
+    copy[i] = { state = entry.state, at = entry.at }
+  end
+  return copy
+end
+
+function Manager:lifecycle()
+  check_manager("PluginManager:lifecycle", self)
+  return new_lifecycle(self)
+end
+
+---------------------------------------------------------------------------
+-- PluginLoader: plugin info without running plugin code
+---------------------------------------------------------------------------
+
+local Loader = {}
+
+--- Info about the plugin at `path` (manifest, files), or nil and an Error.
+function Loader.inspect(path)
+  if type(path) ~= "string" then
+    error("PluginLoader.inspect: argument 'path' must be a string, got " .. describe(path), 2)
+  end
+  return native.inspect(path)
+end
+
+--- Info about every plugin in `dir`, and the ones that cannot be read: { path =, error = }.
+function Loader.discover(dir)
+  if type(dir) ~= "string" then
+    error("PluginLoader.discover: argument 'dir' must be a string, got " .. describe(dir), 2)
+  end
+  return native.discover(dir)
+end
+
+function Manager:discover(dir)
+  check_manager("PluginManager:discover", self)
+  if type(dir) ~= "string" then
+    error("PluginManager:discover: argument 'dir' must be a string, got " .. describe(dir), 2)
+  end
+  return native.discover(dir)
+end
+
+---------------------------------------------------------------------------
+-- PluginDependencyResolver: the manager's resolver on its own
+---------------------------------------------------------------------------
+
+local Resolver = { __name = "qtforge.core.PluginDependencyResolver" }
+Resolver.__index = Resolver
+
+local function check_resolver(fname, self)
+  if getmetatable(self) ~= Resolver then
+    error(fname .. ": call it with ':' on a PluginDependencyResolver, got " .. describe(self), 3)
+  end
+end
+
+--- Adds a plugin: an info table from PluginLoader.inspect, or { id, version,
+--- dependencies = { { name, version, optional } }, before, after, priority }.
+--- Returns true, or nil and an already_loaded Error for a second plugin with the same id.
+function Resolver:add(info)
+  check_resolver("PluginDependencyResolver:add", self)
+  if type(info) ~= "table" then
+    error("PluginDependencyResolver:add: argument 'info' must be a plugin info table, got " .. describe(info), 2)
+  end
+  local ok, err = self._native:add(info)
+  if ok == nil and type(err) == "string" then
+    error("PluginDependencyResolver:add: " .. err, 2)
+  end
+  return ok, err
+end
+
+--- Declares a plugin that is already loaded, which requirements may use.
+function Resolver:add_available(id, version)
+  check_resolver("PluginDependencyResolver:add_available", self)
+  check_id("PluginDependencyResolver:add_available", id, 2)
+  if Version.is(version) then
+    version = version:to_string()
+  elseif type(version) ~= "string" then
+    error("PluginDependencyResolver:add_available: argument 'version' must be a version, got " .. describe(version), 2)
+  end
+  local ok, message = self._native:add_available(id, version)
+  if not ok then
+    error("PluginDependencyResolver:add_available: " .. message, 2)
+  end
+  return true
+end
+
+function Resolver:remove(id)
+  check_resolver("PluginDependencyResolver:remove", self)
+  check_id("PluginDependencyResolver:remove", id, 2)
+  return self._native:remove(id)
+end
+
+function Resolver:count()
+  check_resolver("PluginDependencyResolver:count", self)
+  return self._native:count()
+end
+
+--- Every plugin that can load, in load order, and an Error for each that cannot:
+--- { order = { id, ... }, failures = { [id] = Error } }.
+function Resolver:resolve()
+  check_resolver("PluginDependencyResolver:resolve", self)
+  return self._native:resolve()
+end
+
+--- The load order, or nil and the first failure (a cycle, a missing dependency).
+function Resolver:order()
+  check_resolver("PluginDependencyResolver:order", self)
+  return self._native:order()
+end
+
+Resolver.__tostring = function(self)
+  return string_format("qtforge.core.PluginDependencyResolver (%d plugins)", self._native:count())
+end
+
+local function class(name, new, statics)
+  local t = statics or {}
+  t.new = new
+  return setmetatable(t, {
+    __call = function(_, ...)
+      local object = new(...)
+      return object
+    end,
+    __tostring = function()
+      return name
+    end,
+  })
+end
+
+-- unused-argument helpers keep luacheck quiet about deliberate no-ops
+local _ = next, rawset, select, unpack
+
+return {
+  PluginManager = class("qtforge.core.PluginManager", function(opts)
+    local manager = new_manager(opts)
+    return manager
+  end),
+  PluginLifecycleManager = class("qtforge.core.PluginLifecycleManager", function(manager)
+    local lifecycle = new_lifecycle(manager)
+    return lifecycle
+  end),
+  PluginLoader = Loader,
+  PluginDependencyResolver = class("qtforge.core.PluginDependencyResolver", function()
+    return setmetatable({ _native = native.new_resolver() }, Resolver)
+  end),
+  -- metatables, for the type-stub spec and Version-style `is` checks
+  _Manager = Manager,
+  _Handle = HandleMeta,
+  _Registry = Registry,
+  _Lifecycle = Lifecycle,
+  _Resolver = Resolver,
+}

@@ -1,0 +1,645 @@
+//! Plugin manifests: `plugin.toml`, `plugin.json`, or the `manifest` table of a
+//! Lua plugin. Every form goes through the same serde structure and the same
+//! checks, so a plugin means the same thing whichever way it is written.
+
+use std::fmt;
+
+use semver::{Version, VersionReq};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+
+/// The qtforge plugin API this host implements (`qtforge.core.API_VERSION`).
+pub const HOST_API_VERSION: ApiVersion = ApiVersion { major: 1, minor: 0 };
+
+/// The entry file of a folder plugin whose manifest names none.
+pub const DEFAULT_ENTRY: &str = "init.lua";
+
+/// Capabilities a manifest may request; each grants one part of the host.
+pub const CAPABILITIES: &[&str] = &[
+    "log",
+    "bus:publish",
+    "bus:subscribe",
+    "config:read",
+    "config:write",
+    "fs:read",
+    "fs:write",
+    "os:env",
+    "os:exec",
+    "require",
+    "debug",
+    "host",
+    "plugins",
+    "native",
+];
+
+/// Longest plugin id; ids appear in paths, logs and metric labels.
+const MAX_NAME_LEN: usize = 64;
+
+/// A plugin API version, `major.minor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiVersion {
+    pub major: u64,
+    pub minor: u64,
+}
+
+impl ApiVersion {
+    /// Reads `"1.0"` (a third, patch part is accepted and ignored).
+    pub fn parse(text: &str) -> Option<ApiVersion> {
+        let mut parts = text.trim().split('.');
+        let number = |part: Option<&str>| {
+            part.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|p| p.parse::<u64>().ok())
+        };
+        let major = number(parts.next())?;
+        let minor = number(parts.next())?;
+        match parts.next() {
+            None => {}
+            Some(patch) => {
+                number(Some(patch))?;
+                if parts.next().is_some() {
+                    return None;
+                }
+            }
+        }
+        Some(ApiVersion { major, minor })
+    }
+
+    /// A plugin written for `self` runs on `host` when the majors match and
+    /// the host's minor is at least the plugin's.
+    pub fn runs_on(self, host: ApiVersion) -> bool {
+        self.major == host.major && self.minor <= host.minor
+    }
+}
+
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// One entry of `[[dependencies]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dependency {
+    pub name: String,
+    pub range: VersionReq,
+    pub optional: bool,
+}
+
+/// A validated manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub name: String,
+    pub version: Version,
+    pub description: String,
+    pub api_version: ApiVersion,
+    /// Entry file relative to the plugin folder; `None` for single-file and inline plugins.
+    pub entry: Option<String>,
+    pub capabilities: Vec<String>,
+    pub priority: i64,
+    pub exports: Vec<String>,
+    pub tags: Vec<String>,
+    pub dependencies: Vec<Dependency>,
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+    /// `[config]`: the defaults, which also fix each key's type.
+    pub config: Map<String, Value>,
+    pub authors: Vec<String>,
+    pub license: Option<String>,
+    pub homepage: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    name: String,
+    version: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default, rename = "api-version", alias = "api_version")]
+    api_version: Option<String>,
+    #[serde(default)]
+    entry: Option<String>,
+    #[serde(default, deserialize_with = "list")]
+    capabilities: Vec<String>,
+    #[serde(default, deserialize_with = "integer")]
+    priority: i64,
+    #[serde(default, deserialize_with = "list")]
+    exports: Vec<String>,
+    #[serde(default, deserialize_with = "list")]
+    tags: Vec<String>,
+    #[serde(default, deserialize_with = "list")]
+    dependencies: Vec<RawDependency>,
+    #[serde(default, deserialize_with = "list")]
+    before: Vec<String>,
+    #[serde(default, deserialize_with = "list")]
+    after: Vec<String>,
+    #[serde(default)]
+    config: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "list")]
+    authors: Vec<String>,
+    #[serde(default)]
+    license: Option<String>,
+    #[serde(default)]
+    homepage: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDependency {
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    optional: bool,
+}
+
+/// A list; an empty Lua table `{}` arrives as an empty map and counts as an empty list.
+fn list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct ListVisitor<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ListVisitor<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
+            while let Some(item) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(items)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
+            match map.next_key::<serde::de::IgnoredAny>()? {
+                None => Ok(Vec::new()),
+                Some(_) => Err(serde::de::Error::custom(
+                    "expected a list, got a table with keys",
+                )),
+            }
+        }
+    }
+
+    deserializer.deserialize_any(ListVisitor(std::marker::PhantomData))
+}
+
+/// An integer; LuaJIT has only doubles, so `3.0` is accepted as 3.
+fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let value = f64::deserialize(deserializer)?;
+    if value.fract() == 0.0 && value.abs() < 9.0e15 {
+        Ok(value as i64)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "expected an integer, got {value}"
+        )))
+    }
+}
+
+/// Whether `name` is a valid plugin id: `[a-z0-9_.-]+`, starting with a letter or digit.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        })
+}
+
+fn is_identifier(name: &str) -> bool {
+    name.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// 1-based line and column of a byte offset, for parse errors.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl Manifest {
+    /// Reads a `plugin.toml`. `source` names the file in error messages.
+    pub fn from_toml(text: &str, source: &str) -> Result<Manifest, Error> {
+        let value: Value = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|span| {
+                    let (line, column) = line_column(text, span.start);
+                    format!("line {line}, column {column}: ")
+                })
+                .unwrap_or_default();
+            invalid(source, format!("{at}{}", e.message().trim()))
+        })?;
+        Manifest::from_value(value, source)
+    }
+
+    /// Reads a `plugin.json`.
+    pub fn from_json(text: &str, source: &str) -> Result<Manifest, Error> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            let message = e.to_string();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            invalid(
+                source,
+                format!("line {}, column {}: {message}", e.line(), e.column()),
+            )
+        })?;
+        Manifest::from_value(value, source)
+    }
+
+    /// Checks a manifest already read into a value (a Lua table, a parsed file).
+    pub fn from_value(value: Value, source: &str) -> Result<Manifest, Error> {
+        if !value.is_object() {
+            return Err(invalid(source, "a manifest must be a table".to_owned()));
+        }
+        let raw: RawManifest = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            if path == "." {
+                invalid(source, inner)
+            } else {
+                invalid(source, format!("{path}: {inner}"))
+            }
+        })?;
+        raw.validate(source)
+    }
+
+    /// Refuses a plugin written for an API this host does not offer.
+    pub fn check_api(&self, host: ApiVersion) -> Result<(), Error> {
+        if self.api_version.runs_on(host) {
+            Ok(())
+        } else {
+            Err(Error::ApiVersionMismatch {
+                plugin: self.name.clone(),
+                required: self.api_version.to_string(),
+                host: host.to_string(),
+            })
+        }
+    }
+}
+
+fn invalid(source: &str, reason: String) -> Error {
+    Error::InvalidManifest {
+        source: source.to_owned(),
+        reason,
+    }
+}
+
+impl RawManifest {
+    fn validate(self, source: &str) -> Result<Manifest, Error> {
+        let fail = |reason: String| Err(invalid(source, reason));
+        if !is_valid_name(&self.name) {
+            return fail(format!(
+                "name: {:?} is not a plugin id (lower-case letters, digits, '_', '.', '-'; at most {MAX_NAME_LEN})",
+                self.name
+            ));
+        }
+        let version = match Version::parse(self.version.trim()) {
+            Ok(v) => v,
+            Err(e) => {
+                return fail(format!(
+                    "version: {:?} is not a semantic version ({e})",
+                    self.version
+                ));
+            }
+        };
+        let api_version = match self.api_version.as_deref() {
+            None => HOST_API_VERSION,
+            Some(text) => match ApiVersion::parse(text) {
+                Some(v) => v,
+                None => {
+                    return fail(format!(
+                        "api-version: {text:?} is not a version such as \"1.0\""
+                    ));
+                }
+            },
+        };
+        if let Some(entry) = &self.entry {
+            let bad = entry.is_empty()
+                || entry.starts_with('/')
+                || entry.contains('\\')
+                || entry.split('/').any(|part| part == ".." || part.is_empty())
+                || !entry.ends_with(".lua");
+            if bad {
+                return fail(format!(
+                    "entry: {entry:?} must be a relative path to a .lua file inside the plugin folder"
+                ));
+            }
+        }
+        unique("capabilities", &self.capabilities).map_err(|r| invalid(source, r))?;
+        if let Some(unknown) = self
+            .capabilities
+            .iter()
+            .find(|c| !CAPABILITIES.contains(&c.as_str()))
+        {
+            return fail(format!(
+                "capabilities: unknown capability {unknown:?} (known: {})",
+                CAPABILITIES.join(", ")
+            ));
+        }
+        unique("exports", &self.exports).map_err(|r| invalid(source, r))?;
+        if let Some(bad) = self.exports.iter().find(|e| !is_identifier(e)) {
+            return fail(format!("exports: {bad:?} is not a function name"));
+        }
+        if let Some(bad) = self.tags.iter().find(|t| t.trim().is_empty()) {
+            return fail(format!("tags: {bad:?} is empty"));
+        }
+        for (field, names) in [("before", &self.before), ("after", &self.after)] {
+            unique(field, names).map_err(|r| invalid(source, r))?;
+            if let Some(bad) = names.iter().find(|n| !is_valid_name(n) || **n == self.name) {
+                return fail(format!("{field}: {bad:?} is not another plugin's id"));
+            }
+        }
+        let mut dependencies = Vec::with_capacity(self.dependencies.len());
+        for (i, dep) in self.dependencies.into_iter().enumerate() {
+            let at = format!("dependencies[{i}]");
+            if !is_valid_name(&dep.name) {
+                return fail(format!("{at}.name: {:?} is not a plugin id", dep.name));
+            }
+            if dep.name == self.name {
+                return fail(format!("{at}.name: a plugin cannot depend on itself"));
+            }
+            if dependencies.iter().any(|d: &Dependency| d.name == dep.name) {
+                return fail(format!("{at}.name: {:?} is listed twice", dep.name));
+            }
+            let text = dep.version.as_deref().unwrap_or("*");
+            let range = match VersionReq::parse(text.trim()) {
+                Ok(r) => r,
+                Err(e) => {
+                    return fail(format!(
+                        "{at}.version: {text:?} is not a version range ({e})"
+                    ));
+                }
+            };
+            dependencies.push(Dependency {
+                name: dep.name,
+                range,
+                optional: dep.optional,
+            });
+        }
+        Ok(Manifest {
+            name: self.name,
+            version,
+            description: self.description,
+            api_version,
+            entry: self.entry,
+            capabilities: self.capabilities,
+            priority: self.priority,
+            exports: self.exports,
+            tags: self.tags,
+            dependencies,
+            before: self.before,
+            after: self.after,
+            config: self.config.unwrap_or_default(),
+            authors: self.authors,
+            license: self.license,
+            homepage: self.homepage,
+        })
+    }
+}
+
+fn unique(field: &str, items: &[String]) -> Result<(), String> {
+    for (i, item) in items.iter().enumerate() {
+        if items[..i].contains(item) {
+            return Err(format!("{field}: {item:?} is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+name = "greeter"
+version = "1.2.0"
+description = "Greets people"
+api-version = "1.0"
+entry = "init.lua"
+capabilities = ["bus:publish", "fs:read"]
+priority = 5
+exports = ["greet"]
+tags = ["example"]
+before = ["late"]
+after = ["early"]
+[[dependencies]]
+name = "logger"
+version = "^1.0"
+[[dependencies]]
+name = "metrics"
+optional = true
+[config]
+greeting = "Hello"
+"#;
+
+    fn reason(result: Result<Manifest, Error>) -> String {
+        match result {
+            Err(Error::InvalidManifest { reason, .. }) => reason,
+            other => panic!("expected invalid_manifest, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_every_field_of_a_toml_manifest() -> Result<(), Error> {
+        let m = Manifest::from_toml(FULL, "plugin.toml")?;
+        assert_eq!(m.name, "greeter");
+        assert_eq!(m.version, Version::new(1, 2, 0));
+        assert_eq!(m.api_version, ApiVersion { major: 1, minor: 0 });
+        assert_eq!(m.entry.as_deref(), Some("init.lua"));
+        assert_eq!(m.capabilities, ["bus:publish", "fs:read"]);
+        assert_eq!(m.priority, 5);
+        assert_eq!(m.dependencies.len(), 2);
+        assert_eq!(m.dependencies[0].range.to_string(), "^1.0");
+        assert!(m.dependencies[1].optional);
+        assert_eq!(m.dependencies[1].range, VersionReq::STAR);
+        assert_eq!(m.config.get("greeting"), Some(&Value::from("Hello")));
+        assert_eq!(
+            (m.before.as_slice(), m.after.as_slice()),
+            (&["late".to_owned()][..], &["early".to_owned()][..])
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn json_and_toml_mean_the_same() -> Result<(), Error> {
+        let json = r#"{"name": "greeter", "version": "1.2.0", "api-version": "1.0",
+            "dependencies": [{"name": "logger", "version": "^1.0"}], "config": {"greeting": "Hello"}}"#;
+        let toml = "name = \"greeter\"\nversion = \"1.2.0\"\napi-version = \"1.0\"\n[[dependencies]]\nname = \"logger\"\nversion = \"^1.0\"\n[config]\ngreeting = \"Hello\"\n";
+        assert_eq!(
+            Manifest::from_json(json, "a")?,
+            Manifest::from_toml(toml, "a")?
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn names_the_unknown_key() {
+        let r = reason(Manifest::from_toml(
+            "name = \"a\"\nversion = \"1.0.0\"\ncolour = 3\n",
+            "p",
+        ));
+        assert!(r.contains("unknown field `colour`"), "{r}");
+    }
+
+    #[test]
+    fn names_the_field_of_a_wrong_type() {
+        let r = reason(Manifest::from_toml(
+            "name = \"a\"\nversion = \"1.0.0\"\n[[dependencies]]\nname = \"b\"\nversion = 1\n",
+            "p",
+        ));
+        assert!(
+            r.starts_with("dependencies[0].version: invalid type"),
+            "{r}"
+        );
+        let r = reason(Manifest::from_json(
+            r#"{"name": "a", "version": "1.0.0", "tags": "x"}"#,
+            "p",
+        ));
+        assert!(r.starts_with("tags:"), "{r}");
+        let r = reason(Manifest::from_json(
+            r#"{"name": 5, "version": "1.0.0"}"#,
+            "p",
+        ));
+        assert!(r.starts_with("name: invalid type"), "{r}");
+    }
+
+    #[test]
+    fn gives_line_and_column_of_syntax_errors() {
+        let r = reason(Manifest::from_toml("name = \"a\"\nversion = \n", "p"));
+        assert!(r.starts_with("line 2, column"), "{r}");
+        let r = reason(Manifest::from_json(
+            "{\"name\": \"a\",\n \"version\": }",
+            "p",
+        ));
+        assert!(r.starts_with("line 2, column"), "{r}");
+    }
+
+    #[test]
+    fn requires_name_and_version() {
+        assert!(
+            reason(Manifest::from_toml("version = \"1.0.0\"", "p"))
+                .contains("missing field `name`")
+        );
+        assert!(
+            reason(Manifest::from_toml("name = \"a\"", "p")).contains("missing field `version`")
+        );
+    }
+
+    #[test]
+    fn checks_each_field() {
+        let cases = [
+            ("name = \"Bad Name\"\nversion = \"1.0.0\"", "name:"),
+            ("name = \"a\"\nversion = \"1.0\"", "version:"),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\napi-version = \"one\"",
+                "api-version:",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\nentry = \"../x.lua\"",
+                "entry:",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\nentry = \"/x.lua\"",
+                "entry:",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\nentry = \"x.txt\"",
+                "entry:",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\ncapabilities = [\"teleport\"]",
+                "capabilities: unknown capability",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\ncapabilities = [\"log\", \"log\"]",
+                "listed twice",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\nexports = [\"not valid\"]",
+                "exports:",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\nbefore = [\"a\"]",
+                "before:",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\n[[dependencies]]\nname = \"a\"",
+                "itself",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\n[[dependencies]]\nname = \"b\"\nversion = \">>1\"",
+                "not a version range",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\n[[dependencies]]\nname = \"b\"\n[[dependencies]]\nname = \"b\"",
+                "listed twice",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\npriority = 1.5",
+                "priority:",
+            ),
+        ];
+        for (text, expected) in cases {
+            let r = reason(Manifest::from_toml(text, "p"));
+            assert!(r.contains(expected), "{text:?}: {r}");
+        }
+    }
+
+    #[test]
+    fn accepts_empty_lua_tables_as_empty_lists() -> Result<(), Error> {
+        let value = serde_json::json!({"name": "a", "version": "1.0.0", "capabilities": {}, "dependencies": {}, "priority": 2.0});
+        let m = Manifest::from_value(value, "inline")?;
+        assert!(m.capabilities.is_empty() && m.dependencies.is_empty());
+        assert_eq!(m.priority, 2);
+        Ok(())
+    }
+
+    #[test]
+    fn api_versions_match_on_major_and_minor() -> Result<(), Error> {
+        let host = ApiVersion { major: 1, minor: 2 };
+        assert!(ApiVersion::parse("1.0").is_some_and(|v| v.runs_on(host)));
+        assert!(ApiVersion::parse("1.2.7").is_some_and(|v| v.runs_on(host)));
+        assert!(!ApiVersion::parse("1.3").is_some_and(|v| v.runs_on(host)));
+        assert!(!ApiVersion::parse("2.0").is_some_and(|v| v.runs_on(host)));
+        for bad in ["", "1", "1.", "a.b", "1.0.0.0", "-1.0"] {
+            assert_eq!(ApiVersion::parse(bad), None, "{bad:?}");
+        }
+        let m = Manifest::from_toml(
+            "name = \"a\"\nversion = \"1.0.0\"\napi-version = \"2.0\"",
+            "p",
+        )?;
+        assert!(matches!(
+            m.check_api(HOST_API_VERSION),
+            Err(Error::ApiVersionMismatch { .. })
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn plugin_ids() {
+        for good in ["a", "greeter", "my-plugin", "x.y_z", "0day"] {
+            assert!(is_valid_name(good), "{good}");
+        }
+        for bad in ["", "A", "-a", ".a", "a b", "a/b", "é", &"a".repeat(65)] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! Where a plugin lives, and what its manifest says, found without running it.
+//!
+//! `load_plugin(path)` decides by the path: a folder with `plugin.toml` or
+//! `plugin.json`, a path to such a manifest, a single `.lua` file whose
+//! returned table has a `manifest` field (read from the source, not run), or a
+//! shared library.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::lua_manifest::extract_manifest;
+use super::manifest::{DEFAULT_ENTRY, Manifest};
+use crate::error::Error;
+
+/// Manifests are small; a larger file is a mistake, not a manifest.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// Plugin source files are read whole into memory.
+const MAX_SOURCE_BYTES: u64 = 64 << 20;
+/// Manifest file names a plugin folder is recognised by, in order of preference.
+const MANIFEST_FILES: [&str; 2] = ["plugin.toml", "plugin.json"];
+const LIBRARY_EXTENSIONS: [&str; 3] = ["so", "dll", "dylib"];
+
+/// How a plugin is packaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A folder with a manifest file and an entry file.
+    Folder,
+    /// A single `.lua` file carrying its manifest.
+    File,
+    /// A table handed to `register_plugin`.
+    Inline,
+    /// A shared library.
+    Native,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Folder => "folder",
+            SourceKind::File => "file",
+            SourceKind::Inline => "inline",
+            SourceKind::Native => "native",
+        }
+    }
+}
+
+/// The files a plugin consists of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSource {
+    pub kind: SourceKind,
+    /// The folder, `.lua` file or library; `None` for inline plugins.
+    pub path: Option<PathBuf>,
+    /// The folder the plugin's own modules load from (`ctx.require`).
+    pub root: Option<PathBuf>,
+    /// `plugin.toml` or `plugin.json` of a folder plugin.
+    pub manifest_file: Option<PathBuf>,
+    /// The Lua file that returns the plugin table.
+    pub entry: Option<PathBuf>,
+}
+
+impl PluginSource {
+    pub fn inline() -> PluginSource {
+        PluginSource {
+            kind: SourceKind::Inline,
+            path: None,
+            root: None,
+            manifest_file: None,
+            entry: None,
+        }
+    }
+}
+
+/// A plugin's manifest and files, known without running any of its code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginInfo {
+    pub source: PluginSource,
+    pub manifest: Manifest,
+}
+
+fn display(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+fn extension(path: &Path) -> Option<String> {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+}
+
+/// Reads a whole file of at most `limit` bytes as UTF-8 text.
+fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, Error> {
+    let not_read = |reason: String| Error::NotAPlugin {
+        path: display(path),
+        reason,
+    };
+    let file = fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound {
+            path: display(path),
+        },
+        _ => not_read(format!("cannot read the {what}: {e}")),
+    })?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| not_read(format!("cannot read the {what}: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(not_read(format!("the {what} is larger than {limit} bytes")));
+    }
+    String::from_utf8(bytes).map_err(|e| not_read(format!("the {what} is not UTF-8 text ({e})")))
+}
+
+/// Finds the plugin at `path` without reading its manifest.
+pub fn locate(path: &Path) -> Result<PluginSource, Error> {
+    let metadata = fs::metadata(path).map_err(|_| Error::NotFound {
+        path: display(path),
+    })?;
+    if metadata.is_dir() {
+        let Some(manifest_file) = MANIFEST_FILES
+            .iter()
+            .map(|name| path.join(name))
+            .find(|p| p.is_file())
+        else {
+            return Err(Error::NotAPlugin {
+                path: display(path),
+                reason: "the folder has no plugin.toml or plugin.json".to_owned(),
+            });
+        };
+        return Ok(PluginSource {
+            kind: SourceKind::Folder,
+            path: Some(path.to_path_buf()),
+            root: Some(path.to_path_buf()),
+            manifest_file: Some(manifest_file),
+            entry: None,
+        });
+    }
+    let root = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .map(Path::to_path_buf);
+    match extension(path).as_deref() {
+        Some("toml" | "json") => Ok(PluginSource {
+            kind: SourceKind::Folder,
+            path: root.clone(),
+            root,
+            manifest_file: Some(path.to_path_buf()),
+            entry: None,
+        }),
+        Some("lua") => Ok(PluginSource {
+            kind: SourceKind::File,
+            path: Some(path.to_path_buf()),
+            root,
+            manifest_file: None,
+            entry: Some(path.to_path_buf()),
+        }),
+        Some(ext) if LIBRARY_EXTENSIONS.contains(&ext) => Err(Error::NotAPlugin {
+            path: display(path),
+            reason: "it is a shared library: native plugins are not supported by this version of qtforge, \
+                     which loads Lua plugins only"
+                .to_owned(),
+        }),
+        _ => Err(Error::NotAPlugin {
+            path: display(path),
+            reason: "expected a plugin folder, a plugin.toml or plugin.json, a .lua file or a shared library"
+                .to_owned(),
+        }),
+    }
+}
+
+/// Reads the manifest of the plugin at `path` and checks its entry file exists.
+pub fn inspect(path: &Path) -> Result<PluginInfo, Error> {
+    let mut source = locate(path)?;
+    let manifest = match (&source.kind, &source.manifest_file, &source.entry) {
+        (SourceKind::Folder, Some(file), _) => {
+            let text = read_text(file, MAX_MANIFEST_BYTES, "manifest")?;
+            let name = display(file);
+            if extension(file).as_deref() == Some("json") {
+                Manifest::from_json(&text, &name)?
+            } else {
+                Manifest::from_toml(&text, &name)?
+            }
+        }
+        (SourceKind::File, _, Some(file)) => {
+            let text = read_text(file, MAX_SOURCE_BYTES, "plugin file")?;
+            let value = extract_manifest(&text).map_err(|reason| Error::InvalidManifest {
+                source: display(file),
+                reason,
+            })?;
+            Manifest::from_value(value, &display(file))?
+        }
+        _ => {
+            return Err(Error::NotAPlugin {
+                path: display(path),
+                reason: "no manifest to read".to_owned(),
+            });
+        }
+    };
+    if source.kind == SourceKind::Folder {
+        let entry = manifest.entry.as_deref().unwrap_or(DEFAULT_ENTRY);
+        let root = source.root.clone().unwrap_or_default();
+        let file = root.join(entry);
+        if !file.is_file() {
+            return Err(Error::InvalidManifest {
+                source: display(source.manifest_file.as_deref().unwrap_or(path)),
+                reason: format!("entry: {entry:?} does not exist in {}", display(&root)),
+            });
+        }
+        source.entry = Some(file);
+    }
+    Ok(PluginInfo { source, manifest })
+}
+
+/// Every plugin directly inside `dir` (folders with a manifest, `.lua` files),
+/// by file name; what looks like a plugin but cannot be read is listed with its error.
+pub fn discover(dir: &Path) -> Result<(Vec<PluginInfo>, Vec<(PathBuf, Error)>), Error> {
+    let entries = fs::read_dir(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound { path: display(dir) },
+        _ => Error::NotAPlugin {
+            path: display(dir),
+            reason: format!("cannot list the folder: {e}"),
+        },
+    })?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    let mut found = Vec::new();
+    let mut failed = Vec::new();
+    for path in paths {
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let candidate = if path.is_dir() {
+            MANIFEST_FILES.iter().any(|name| path.join(name).is_file())
+        } else {
+            extension(&path).as_deref() == Some("lua")
+        };
+        if hidden || !candidate {
+            continue;
+        }
+        match inspect(&path) {
+            Ok(info) => found.push(info),
+            Err(e) => failed.push((path, e)),
+        }
+    }
+    Ok((found, failed))
+}
+
+/// The file `ctx.require(name)` loads: `root/a/b.lua` or `root/a/b/init.lua` for `"a.b"`.
+/// Names are dot-separated words, so a module cannot reach outside the plugin's folder.
+pub fn module_path(root: &Path, name: &str) -> Result<PathBuf, Error> {
+    let valid = !name.is_empty()
+        && name.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+        });
+    let relative: PathBuf = name.split('.').collect();
+    let candidates = [
+        root.join(&relative).with_extension("lua"),
+        root.join(&relative).join("init.lua"),
+    ];
+    if valid && let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    Err(Error::ModuleNotFound {
+        name: name.to_owned(),
+        searched: if valid {
+            candidates.iter().map(|p| display(p)).collect()
+        } else {
+            vec!["nothing: module names are dot-separated words".to_owned()]
+        },
+    })
+}
+
+/// The text of a plugin's Lua file.
+pub fn read_source(path: &Path) -> Result<String, Error> {
+    read_text(path, MAX_SOURCE_BYTES, "Lua source")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh folder under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> std::io::Result<TempDir> {
+            let dir =
+                std::env::temp_dir().join(format!("qtforge-source-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir)?;
+            Ok(TempDir(dir))
+        }
+
+        fn write(&self, rel: &str, text: &str) -> std::io::Result<PathBuf> {
+            let path = self.0.join(rel);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::write(&path, text)?;
+            Ok(path)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn reads_folder_plugins_by_folder_or_manifest_path() -> TestResult {
+        let tmp = TempDir::new("folder")?;
+        tmp.write(
+            "greeter/plugin.toml",
+            "name = \"greeter\"\nversion = \"1.0.0\"\n",
+        )?;
+        tmp.write("greeter/init.lua", "return {}")?;
+        let info = inspect(&tmp.0.join("greeter"))?;
+        assert_eq!(info.manifest.name, "greeter");
+        assert_eq!(info.source.kind, SourceKind::Folder);
+        assert_eq!(info.source.entry, Some(tmp.0.join("greeter/init.lua")));
+        let by_file = inspect(&tmp.0.join("greeter/plugin.toml"))?;
+        assert_eq!(by_file.manifest, info.manifest);
+        Ok(())
+    }
+
+    #[test]
+    fn reads_json_manifests_and_custom_entries() -> TestResult {
+        let tmp = TempDir::new("json")?;
+        tmp.write(
+            "p/plugin.json",
+            r#"{"name": "p", "version": "0.1.0", "entry": "src/main.lua"}"#,
+        )?;
+        tmp.write("p/src/main.lua", "return {}")?;
+        let info = inspect(&tmp.0.join("p"))?;
+        assert_eq!(info.source.entry, Some(tmp.0.join("p/src/main.lua")));
+        Ok(())
+    }
+
+    #[test]
+    fn reads_single_file_manifests_without_running_them() -> TestResult {
+        let tmp = TempDir::new("file")?;
+        let path = tmp.write(
+            "solo.lua",
+            "error('must not run')\nreturn { manifest = { name = \"solo\", version = \"2.0.0\" } }",
+        )?;
+        let info = inspect(&path)?;
+        assert_eq!(info.manifest.name, "solo");
+        assert_eq!(info.source.kind, SourceKind::File);
+        Ok(())
+    }
+
+    #[test]
+    fn says_what_is_wrong_with_a_path() -> TestResult {
+        let tmp = TempDir::new("bad")?;
+        assert!(matches!(
+            inspect(&tmp.0.join("nope")),
+            Err(Error::NotFound { .. })
+        ));
+        fs::create_dir_all(tmp.0.join("empty"))?;
+        assert!(matches!(
+            inspect(&tmp.0.join("empty")),
+            Err(Error::NotAPlugin { .. })
+        ));
+        let lib = tmp.write("x.so", "not really")?;
+        match inspect(&lib) {
+            Err(Error::NotAPlugin { reason, .. }) => assert!(reason.contains("shared library")),
+            other => panic!("{other:?}"),
+        }
+        let txt = tmp.write("notes.txt", "hi")?;
+        assert!(matches!(inspect(&txt), Err(Error::NotAPlugin { .. })));
+        tmp.write(
+            "noentry/plugin.toml",
+            "name = \"noentry\"\nversion = \"1.0.0\"\n",
+        )?;
+        match inspect(&tmp.0.join("noentry")) {
+            Err(Error::InvalidManifest { reason, .. }) => assert!(reason.contains("init.lua")),
+            other => panic!("{other:?}"),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn discovers_plugins_and_lists_broken_ones() -> TestResult {
+        let tmp = TempDir::new("discover")?;
+        tmp.write("b/plugin.toml", "name = \"b\"\nversion = \"1.0.0\"\n")?;
+        tmp.write("b/init.lua", "return {}")?;
+        tmp.write(
+            "a.lua",
+            "return { manifest = { name = \"a\", version = \"1.0.0\" } }",
+        )?;
+        tmp.write("broken/plugin.toml", "name = \n")?;
+        tmp.write("README.md", "not a plugin")?;
+        tmp.write("lib/helper.lua", "return {}")?;
+        tmp.write(".hidden.lua", "return {}")?;
+        let (found, failed) = discover(&tmp.0)?;
+        let names: Vec<&str> = found.iter().map(|i| i.manifest.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].0, tmp.0.join("broken"));
+        assert!(matches!(
+            discover(&tmp.0.join("missing")),
+            Err(Error::NotFound { .. })
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_oversized_manifests() -> TestResult {
+        let tmp = TempDir::new("big")?;
+        let big = format!(
+            "name = \"big\"\nversion = \"1.0.0\"\n#{}\n",
+            "x".repeat(MAX_MANIFEST_BYTES as usize)
+        );
+        tmp.write("big/plugin.toml", &big)?;
+        tmp.write("big/init.lua", "return {}")?;
+        assert!(matches!(
+            inspect(&tmp.0.join("big")),
+            Err(Error::NotAPlugin { .. })
+        ));
+        Ok(())
+    }
+}

@@ -5,9 +5,8 @@
 -- cross into Rust: update_all_plugins, call, and the method sugar of handles.
 local native = ...
 
-local error, getmetatable, ipairs, load, next, pairs, pcall, rawget, rawset, select, setmetatable, tostring, type,
-  xpcall =
-  error, getmetatable, ipairs, load, next, pairs, pcall, rawget, rawset, select, setmetatable, tostring, type, xpcall
+local error, getmetatable, ipairs, load, pairs, pcall, rawget, setmetatable, tostring, type, xpcall =
+  error, getmetatable, ipairs, load, pairs, pcall, rawget, setmetatable, tostring, type, xpcall
 -- a host may run without the debug library; tracebacks are then left out
 local debug_traceback = debug and debug.traceback or function()
   return ""
@@ -15,7 +14,6 @@ end
 local io_stderr = io.stderr
 local string_format, string_match = string.format, string.match
 local table_concat, table_sort = table.concat, table.sort
-local unpack = table.unpack or unpack -- luacheck: ignore 143
 
 local Error = native.Error
 local Version = native.Version
@@ -76,12 +74,13 @@ local function protect(fn, ...)
   return false, result
 end
 
-local function check_options(fname, opts, known)
+-- `level` is where the caller sits, seen from the function calling check_options
+local function check_options(fname, opts, known, level)
   if opts == nil then
     return {}
   end
   if type(opts) ~= "table" then
-    error(string_format("%s: argument 'opts' must be a table or nil, got %s", fname, describe(opts)), 3)
+    error(string_format("%s: argument 'opts' must be a table or nil, got %s", fname, describe(opts)), level + 1)
   end
   for key, value in pairs(opts) do
     local expected = known[key]
@@ -91,10 +90,11 @@ local function check_options(fname, opts, known)
         names[#names + 1] = name
       end
       table_sort(names)
-      error(string_format("%s: unknown option %s (known: %s)", fname, describe(key), table_concat(names, ", ")), 3)
+      local known_names = table_concat(names, ", ")
+      error(string_format("%s: unknown option %s (known: %s)", fname, describe(key), known_names), level + 1)
     end
     if type(value) ~= expected then
-      error(string_format("%s: option '%s' must be a %s, got %s", fname, key, expected, describe(value)), 3)
+      error(string_format("%s: option '%s' must be a %s, got %s", fname, key, expected, describe(value)), level + 1)
     end
   end
   return opts
@@ -454,8 +454,8 @@ end
 
 --- PluginManager(opts): opts.autostart (default true) starts plugins as they load;
 --- opts.log(level, plugin_id, message, fields) receives plugin and manager logs.
-local function new_manager(opts)
-  opts = check_options("PluginManager", opts, MANAGER_OPTIONS)
+local function new_manager(level, opts)
+  opts = check_options("PluginManager", opts, MANAGER_OPTIONS, level + 1)
   local self = setmetatable({
     _core = new_core(),
     _slots = {},
@@ -484,7 +484,7 @@ function Manager:load_plugin(path, opts)
   if type(path) ~= "string" then
     error("PluginManager:load_plugin: argument 'path' must be a string, got " .. describe(path), 2)
   end
-  opts = check_options("PluginManager:load_plugin", opts, LOAD_OPTIONS)
+  opts = check_options("PluginManager:load_plugin", opts, LOAD_OPTIONS, 2)
   local plan, err = self._core:begin_load(path)
   if not plan then
     emit(self, "failed", nil, err)
@@ -509,7 +509,7 @@ function Manager:register_plugin(plugin, opts)
     error("PluginManager:register_plugin: the plugin table needs a 'manifest' table, got "
       .. describe(plugin.manifest), 2)
   end
-  opts = check_options("PluginManager:register_plugin", opts, LOAD_OPTIONS)
+  opts = check_options("PluginManager:register_plugin", opts, LOAD_OPTIONS, 2)
   local plan, err = self._core:begin_inline(plugin.manifest)
   if not plan then
     emit(self, "failed", nil, err)
@@ -528,7 +528,7 @@ function Manager:load_directory(dir, opts)
   if type(dir) ~= "string" then
     error("PluginManager:load_directory: argument 'dir' must be a string, got " .. describe(dir), 2)
   end
-  opts = check_options("PluginManager:load_directory", opts, LOAD_OPTIONS)
+  opts = check_options("PluginManager:load_directory", opts, LOAD_OPTIONS, 2)
   local plan, err = self._core:plan_directory(dir)
   if not plan then
     return { failure(err, { path = dir }) }
@@ -592,7 +592,7 @@ end
 function Manager:unload_plugin(id, opts)
   check_manager("PluginManager:unload_plugin", self)
   check_id("PluginManager:unload_plugin", id, 2)
-  opts = check_options("PluginManager:unload_plugin", opts, { cascade = "boolean" })
+  opts = check_options("PluginManager:unload_plugin", opts, { cascade = "boolean" }, 2)
   local order, err = self._core:unload_plan(id, opts.cascade == true)
   if not order then
     return failure(err, { plugin_id = id })
@@ -629,8 +629,8 @@ function Manager:reload_plugin(id)
   if was == "running" then
     call_hook(old, "on_stop", old.ctx)
   end
-  local _, old_state = call_hook(old, "on_unload", old.ctx)
-  if type(old_state) == "table" and old_state.traceback ~= nil and old_state.value ~= nil then
+  local unloaded, old_state = call_hook(old, "on_unload", old.ctx)
+  if not unloaded then
     old_state = nil -- on_unload failed: nothing to hand over
   end
   local new = new_instance(self, plan, plugin, env)
@@ -686,12 +686,14 @@ end
 --- a monotonic clock measures it. A plugin whose update errors becomes `failed`;
 --- the others still run.
 function Manager:update_all_plugins(dt)
+  if getmetatable(self) ~= Manager then
+    check_manager("PluginManager:update_all_plugins", self)
+  end
   if dt == nil then
     local now = monotonic()
     dt = now - (self._clock or now)
     self._clock = now
   elseif type(dt) ~= "number" or dt ~= dt or dt < 0 or dt == math.huge then
-    check_manager("PluginManager:update_all_plugins", self)
     error("PluginManager:update_all_plugins: argument 'dt' must be a non-negative number of seconds, got "
       .. describe(dt), 2)
   end
@@ -1141,9 +1143,9 @@ local function check_lifecycle(fname, self)
   end
 end
 
-local function new_lifecycle(manager)
+local function new_lifecycle(level, manager)
   if getmetatable(manager) ~= Manager then
-    error("PluginLifecycleManager: argument 'manager' must be a PluginManager, got " .. describe(manager), 2)
+    error("PluginLifecycleManager: argument 'manager' must be a PluginManager, got " .. describe(manager), level + 1)
   end
   return setmetatable({ _manager = manager }, Lifecycle)
 end
@@ -1239,7 +1241,7 @@ end
 
 function Manager:lifecycle()
   check_manager("PluginManager:lifecycle", self)
-  return new_lifecycle(self)
+  return new_lifecycle(2, self)
 end
 
 ---------------------------------------------------------------------------
@@ -1344,12 +1346,17 @@ Resolver.__tostring = function(self)
   return string_format("qtforge.core.PluginDependencyResolver (%d plugins)", self._native:count())
 end
 
-local function class(name, new, statics)
+-- A callable class table: Name(...) and Name.new(...) build the same object;
+-- `make(level, ...)` raises misuse at `level`, the caller of either form.
+local function class(name, make, statics)
   local t = statics or {}
-  t.new = new
+  t.new = function(...)
+    local object = make(2, ...)
+    return object
+  end
   return setmetatable(t, {
     __call = function(_, ...)
-      local object = new(...)
+      local object = make(2, ...)
       return object
     end,
     __tostring = function()
@@ -1358,25 +1365,17 @@ local function class(name, new, statics)
   })
 end
 
--- unused-argument helpers keep luacheck quiet about deliberate no-ops
-local _ = next, rawset, select, unpack
-
 return {
-  PluginManager = class("qtforge.core.PluginManager", function(opts)
-    local manager = new_manager(opts)
-    return manager
-  end),
-  PluginLifecycleManager = class("qtforge.core.PluginLifecycleManager", function(manager)
-    local lifecycle = new_lifecycle(manager)
-    return lifecycle
-  end),
-  PluginLoader = Loader,
+  PluginManager = class("qtforge.core.PluginManager", new_manager),
+  PluginLifecycleManager = class("qtforge.core.PluginLifecycleManager", new_lifecycle),
   PluginDependencyResolver = class("qtforge.core.PluginDependencyResolver", function()
     return setmetatable({ _native = native.new_resolver() }, Resolver)
   end),
-  -- metatables, for the type-stub spec and Version-style `is` checks
+  PluginLoader = Loader,
+  -- metatables, for specs that check every public method has a type stub
   _Manager = Manager,
   _Handle = HandleMeta,
+  _HandleMethods = Handle,
   _Registry = Registry,
   _Lifecycle = Lifecycle,
   _Resolver = Resolver,

@@ -48,7 +48,7 @@ unit:
 
 specs: build-all
 	@for lua in $(INTERPRETERS); do \
-		bash scripts/run-specs.sh $$lua $(RESULTS) || exit 1; \
+		QTFORGE_RESULTS=$(RESULTS) bash scripts/run-specs.sh $$lua || exit 1; \
 	done
 
 hosts: build/luajit/qtforge.so

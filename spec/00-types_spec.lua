@@ -5,7 +5,7 @@ local qtforge = require("qtforge")
 local function read_stubs()
   local dir = "lua/types/"
   local text = {}
-  for _, name in ipairs({ "qtforge.lua", "utils.lua" }) do
+  for _, name in ipairs({ "qtforge.lua", "utils.lua", "core.lua" }) do
     local file = assert(io.open(dir .. name, "r"))
     text[#text + 1] = file:read("a")
     file:close()
@@ -28,10 +28,24 @@ local function public_functions(t)
   return names
 end
 
--- each class (the table users call) and one of its instances, with the stub class names
+-- the Lua tables behind core's objects, kept in the registry by the module
+local core_classes = debug.getregistry()["qtforge.core.classes"]
+
+-- each class: its label, the table users call, its stub name, the table holding
+-- its objects' methods, and their stub name
 local CLASSES = {
-  { "qtforge.Error", qtforge.Error, qtforge.Error("x", "y"), "ErrorClass", "Error" },
-  { "qtforge.utils.Version", qtforge.utils.Version, qtforge.utils.Version(1), "VersionClass", "Version" },
+  { "qtforge.Error", qtforge.Error, "ErrorClass", getmetatable(qtforge.Error("x", "y")).__index, "Error" },
+  { "qtforge.utils.Version", qtforge.utils.Version, "VersionClass", getmetatable(qtforge.utils.Version(1)).__index,
+    "Version" },
+  { "qtforge.core.PluginManager", qtforge.core.PluginManager, "PluginManagerClass", core_classes._Manager,
+    "PluginManager" },
+  { "qtforge.core.PluginLifecycleManager", qtforge.core.PluginLifecycleManager, "PluginLifecycleManagerClass",
+    core_classes._Lifecycle, "PluginLifecycleManager" },
+  { "qtforge.core.PluginDependencyResolver", qtforge.core.PluginDependencyResolver,
+    "PluginDependencyResolverClass", core_classes._Resolver, "PluginDependencyResolver" },
+  { "qtforge.core.PluginLoader", qtforge.core.PluginLoader, "PluginLoader", {}, "PluginLoader" },
+  { "a plugin handle", {}, "Plugin", core_classes._HandleMethods, "Plugin" },
+  { "qtforge.core.PluginRegistry", {}, "PluginRegistry", core_classes._Registry, "PluginRegistry" },
 }
 
 describe("lua/types", function()
@@ -43,8 +57,14 @@ describe("lua/types", function()
     end
   end)
 
+  it("declares every field of qtforge.core", function()
+    for name in pairs(qtforge.core) do
+      assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.core." .. name)
+    end
+  end)
+
   for _, class in ipairs(CLASSES) do
-    local label, class_table, instance, class_stub, instance_stub = class[1], class[2], class[3], class[4], class[5]
+    local label, class_table, class_stub, methods, instance_stub = class[1], class[2], class[3], class[4], class[5]
 
     it("declares every function of " .. label, function()
       for _, name in ipairs(public_functions(class_table)) do
@@ -53,8 +73,7 @@ describe("lua/types", function()
       end
     end)
 
-    it("declares every method of a " .. label .. " value", function()
-      local methods = getmetatable(instance).__index
+    it("declares every method of " .. label .. " objects", function()
       for _, name in ipairs(public_functions(methods)) do
         local pattern = "function " .. instance_stub .. ":" .. escape(name) .. "%("
         assert.truthy(stubs:find(pattern), "no stub for " .. label .. ":" .. name)

@@ -1,0 +1,356 @@
+---@meta qtforge.core
+
+---@class qtforge.core
+---@field API_VERSION string the plugin API this host offers, `"1.0"`: a plugin's `api-version` must have the same major and a minor no higher
+---@field PluginManager qtforge.PluginManagerClass
+---@field PluginLoader qtforge.PluginLoader
+---@field PluginDependencyResolver qtforge.PluginDependencyResolverClass
+---@field PluginLifecycleManager qtforge.PluginLifecycleManagerClass
+local core = {}
+
+---@alias qtforge.PluginState "loaded"|"running"|"stopped"|"failed"|"unloaded"
+
+---The outcome of a plugin operation.
+---@class qtforge.PluginResult: qtforge.Result
+---@field plugin_id? string the plugin the operation concerned
+---@field path? string the path given to `load_plugin`/`load_directory`
+---@field unloaded? string[] `unload_plugin`: every plugin unloaded, in order
+---@field errors? qtforge.Error[] `unload_plugin`: hook errors met on the way (the unload still completed)
+---@field config? table `configure_plugin`: the configuration now in force
+
+---@class qtforge.PluginDependencyInfo
+---@field name string
+---@field version string a range such as `"^1.0"` (`"*"` when the manifest gives none)
+---@field optional boolean
+
+---What a manifest says about a plugin, read without running it.
+---@class qtforge.PluginInfo
+---@field id string
+---@field name string
+---@field version string
+---@field description string
+---@field api_version string
+---@field kind "folder"|"file"|"inline"
+---@field path? string the folder or `.lua` file
+---@field root? string the folder `ctx.require` loads modules from
+---@field entry? string the Lua file that returns the plugin table
+---@field manifest_file? string
+---@field priority integer
+---@field capabilities string[]
+---@field exports string[]
+---@field tags string[]
+---@field before string[]
+---@field after string[]
+---@field authors string[]
+---@field license? string
+---@field homepage? string
+---@field dependencies qtforge.PluginDependencyInfo[]
+---@field config table the manifest's `[config]` defaults
+---@field state? qtforge.PluginState `plugin:metadata()` only
+---@field reloads? integer `plugin:metadata()` only
+---@field load_order? integer `plugin:metadata()` only: 1 for the first plugin loaded
+---@field uptime? number `plugin:metadata()` only: seconds since it was loaded or reloaded
+
+---@class qtforge.PluginEvent
+---@field type "loaded"|"started"|"stopped"|"unloaded"|"failed"|"reloaded"|"configured"
+---@field plugin_id? string nil for a failure before the plugin's id was known
+---@field error? qtforge.Error set for `"failed"`
+
+---@class qtforge.PluginManagerOptions
+---@field autostart? boolean start plugins as they load (default true)
+---@field log? fun(level: "trace"|"debug"|"info"|"warn"|"error", plugin_id: string, message: string, fields?: table) where plugin logs go (default: warnings and errors to stderr)
+
+---@class qtforge.PluginManager
+local PluginManager = {}
+
+---Loads the plugin at `path`: a folder with `plugin.toml` or `plugin.json`, the path to such a
+---manifest, or a single `.lua` file returning a table with a `manifest` field.
+---@param path string
+---@param opts? { start?: boolean }
+---@return qtforge.PluginResult
+function PluginManager:load_plugin(path, opts) end
+
+---Loads a plugin given as a table holding its `manifest` (an inline plugin).
+---@param plugin table
+---@param opts? { start?: boolean }
+---@return qtforge.PluginResult
+function PluginManager:register_plugin(plugin, opts) end
+
+---Loads every plugin directly inside `dir`, in dependency order; one result per plugin.
+---@param dir string
+---@param opts? { start?: boolean }
+---@return qtforge.PluginResult[]
+function PluginManager:load_directory(dir, opts) end
+
+---Info about every plugin in `dir` without running any of them, and the ones that cannot be read.
+---@param dir string
+---@return qtforge.PluginInfo[]? infos
+---@return { path: string, error: qtforge.Error }[]|qtforge.Error failures, or the error when `dir` cannot be read
+function PluginManager:discover(dir) end
+
+---@param id string
+---@return qtforge.PluginResult
+function PluginManager:start_plugin(id) end
+
+---@param id string
+---@return qtforge.PluginResult
+function PluginManager:stop_plugin(id) end
+
+---Unloads a plugin: refused with `has_dependents` while loaded plugins depend on it, unless
+---`cascade`, which unloads those first, latest loaded first.
+---@param id string
+---@param opts? { cascade?: boolean }
+---@return qtforge.PluginResult
+function PluginManager:unload_plugin(id, opts) end
+
+---Reloads a plugin from its files; when the new version fails, the old one keeps running.
+---@param id string
+---@return qtforge.PluginResult
+function PluginManager:reload_plugin(id) end
+
+---Stops and unloads every plugin, latest loaded first. Also runs when the manager is collected.
+---@return true
+function PluginManager:shutdown() end
+
+---Calls `update(dt, info)` on every running plugin that defines it. Without `dt` a monotonic
+---clock measures it. Returns how many plugins were ticked.
+---@param dt? number seconds since the last call
+---@return integer
+function PluginManager:update_all_plugins(dt) end
+
+---Checks `config` against the manifest's `[config]`, merges it, then calls `on_configure`.
+---@param id string
+---@param config table
+---@return qtforge.PluginResult
+function PluginManager:configure_plugin(id, config) end
+
+---Registers a lifecycle event listener; returns a function that removes it.
+---@param fn fun(event: qtforge.PluginEvent)
+---@return fun()
+function PluginManager:on_event(fn) end
+
+---Calls export `name` of plugin `id`; raises when the plugin or export does not exist.
+---@param id string
+---@param name string
+---@return any ...
+function PluginManager:call(id, name, ...) end
+
+---Calls export `name` on every running plugin that has it.
+---@param name string
+---@return table<string, any> results by plugin id
+---@return table<string, qtforge.Error> errors by plugin id (code `"call_error"`)
+function PluginManager:broadcast(name, ...) end
+
+---Puts each loaded plugin's exports table under `tbl[plugin id]`.
+---@param tbl table
+---@return table tbl
+function PluginManager:register_all_plugins(tbl) end
+
+---The plugin with this id, or nil.
+---@param id string
+---@return qtforge.Plugin?
+function PluginManager:get_plugin(id) end
+
+---Every loaded plugin, in load order.
+---@return qtforge.Plugin[]
+function PluginManager:plugins() end
+
+---Plugin ids in load order.
+---@return string[]
+function PluginManager:load_order() end
+
+---@return { plugins: integer, loads: integer, load_failures: integer, unloads: integer, reloads: integer, reload_failures: integer, by_state: table<qtforge.PluginState, integer>, uptime: number, updates: integer, update_errors: integer, ticking: integer }
+function PluginManager:stats() end
+
+---@return qtforge.PluginRegistry
+function PluginManager:registry() end
+
+---@return qtforge.PluginLifecycleManager
+function PluginManager:lifecycle() end
+
+---@class qtforge.PluginManagerClass
+---@overload fun(opts?: qtforge.PluginManagerOptions): qtforge.PluginManager
+local PluginManagerClass = {}
+
+---@param opts? qtforge.PluginManagerOptions
+---@return qtforge.PluginManager
+function PluginManagerClass.new(opts) end
+
+---A handle on a loaded plugin. It resolves against its manager on each use: after an unload
+---`state()` is `"unloaded"` and calls raise; after a reload it reaches the new version.
+---Any export `f` can be called as `plugin:f(...)`.
+---@class qtforge.Plugin
+---@field exports table<string, function> the plugin's own exports table
+local Plugin = {}
+
+---@return string
+function Plugin:id() end
+
+---@return string
+function Plugin:name() end
+
+---@return qtforge.Version
+function Plugin:version() end
+
+---@return qtforge.PluginState
+function Plugin:state() end
+
+---@return boolean
+function Plugin:is_loaded() end
+
+---@return string
+function Plugin:description() end
+
+---@return qtforge.PluginInfo
+function Plugin:metadata() end
+
+---@return qtforge.PluginDependencyInfo[]
+function Plugin:dependencies() end
+
+---@return string[]
+function Plugin:capabilities() end
+
+---@return string?
+function Plugin:path() end
+
+---The configuration in force, or nil once unloaded.
+---@return table?
+function Plugin:config() end
+
+---The error that made the plugin `failed`, or nil.
+---@return qtforge.Error?
+function Plugin:last_error() end
+
+---Calls export `name`.
+---@param name string
+---@return any ...
+function Plugin:call(name, ...) end
+
+---@class qtforge.PluginRegistry
+local PluginRegistry = {}
+
+---@param tag string
+---@return qtforge.Plugin[]
+function PluginRegistry:find_by_tag(tag) end
+
+---@param capability string
+---@return qtforge.Plugin[]
+function PluginRegistry:find_by_capability(capability) end
+
+---@param state "loaded"|"running"|"stopped"|"failed"
+---@return qtforge.Plugin[]
+function PluginRegistry:find_by_state(state) end
+
+---@param kind "folder"|"file"|"inline"
+---@return qtforge.Plugin[]
+function PluginRegistry:find_by_kind(kind) end
+
+---@param id string
+---@return qtforge.Plugin?
+function PluginRegistry:get(id) end
+
+---@return qtforge.Plugin[]
+function PluginRegistry:list() end
+
+---@return integer
+function PluginRegistry:count() end
+
+---@return qtforge.Plugin[]
+function PluginRegistry:running() end
+
+---@class qtforge.PluginLifecycleManager
+local PluginLifecycleManager = {}
+
+---@param id string
+---@return qtforge.PluginResult
+function PluginLifecycleManager:start(id) end
+
+---@param id string
+---@return qtforge.PluginResult
+function PluginLifecycleManager:stop(id) end
+
+---@param id string
+---@return qtforge.PluginResult
+function PluginLifecycleManager:restart(id) end
+
+---@return qtforge.PluginResult[]
+function PluginLifecycleManager:start_all() end
+
+---@return qtforge.PluginResult[]
+function PluginLifecycleManager:stop_all() end
+
+---@param id string
+---@return qtforge.PluginState
+function PluginLifecycleManager:state(id) end
+
+---@param id string
+---@param operation "start"|"stop"|"unload"|"reload"|"configure"
+---@return boolean allowed
+---@return qtforge.Error? why not
+function PluginLifecycleManager:can(id, operation) end
+
+---@param id string
+---@return { state: qtforge.PluginState, at: number }[]
+function PluginLifecycleManager:history(id) end
+
+---@class qtforge.PluginLifecycleManagerClass
+---@overload fun(manager: qtforge.PluginManager): qtforge.PluginLifecycleManager
+local PluginLifecycleManagerClass = {}
+
+---@param manager qtforge.PluginManager
+---@return qtforge.PluginLifecycleManager
+function PluginLifecycleManagerClass.new(manager) end
+
+---@class qtforge.PluginLoader
+local PluginLoader = {}
+
+---Info about the plugin at `path`, without running its code.
+---@param path string
+---@return qtforge.PluginInfo? info
+---@return qtforge.Error? error
+function PluginLoader.inspect(path) end
+
+---Info about every plugin in `dir`, without running any, and the ones that cannot be read.
+---@param dir string
+---@return qtforge.PluginInfo[]? infos
+---@return { path: string, error: qtforge.Error }[]|qtforge.Error failures
+function PluginLoader.discover(dir) end
+
+---@class qtforge.PluginDependencyResolver
+local PluginDependencyResolver = {}
+
+---Adds a plugin: a `qtforge.PluginInfo`, or `{ id, version, dependencies, before, after, priority }`.
+---@param info table
+---@return true? added
+---@return qtforge.Error? error `already_loaded` for a second plugin with the same id
+function PluginDependencyResolver:add(info) end
+
+---Declares an already-loaded plugin that requirements may use.
+---@param id string
+---@param version string|qtforge.Version
+---@return true
+function PluginDependencyResolver:add_available(id, version) end
+
+---@param id string
+---@return boolean removed
+function PluginDependencyResolver:remove(id) end
+
+---@return integer
+function PluginDependencyResolver:count() end
+
+---@return { order: string[], failures: table<string, qtforge.Error> }
+function PluginDependencyResolver:resolve() end
+
+---The load order, or nil and the first failure.
+---@return string[]? order
+---@return qtforge.Error? error
+function PluginDependencyResolver:order() end
+
+---@class qtforge.PluginDependencyResolverClass
+---@overload fun(): qtforge.PluginDependencyResolver
+local PluginDependencyResolverClass = {}
+
+---@return qtforge.PluginDependencyResolver
+function PluginDependencyResolverClass.new() end
+
+return core

@@ -7,6 +7,7 @@ local harness = require("harness")
 
 local BENCHMARKS = {
   "version_bench",
+  "core_bench",
 }
 
 print("qtforge bench under " .. harness.interpreter())

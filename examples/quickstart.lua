@@ -2,37 +2,44 @@
 -- Run it yourself with the module on package.cpath:
 --   LUA_CPATH="build/lua5.4/?.so;;" lua5.4 examples/quickstart.lua
 local qtforge = require("qtforge")
-local Version = qtforge.utils.Version
 
-print(string.format("qtforge %s, built for %s, running under %s", qtforge.version, qtforge.lua_flavor,
-  jit and jit.version or _VERSION))
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+print(string.format("qtforge %s (%s) under %s\n", qtforge.version, qtforge.lua_flavor, jit and jit.version or _VERSION))
 
--- Versions: parse, compare, match ranges (what dependency checks are made of)
-local installed = Version.parse("1.4.2")
-local candidates = { "1.2.0", "1.5.0-rc.1", "1.5.0", "2.0.0" }
-print("\nversions newer than " .. installed .. ", and whether they satisfy ^1.4:")
-for _, text in ipairs(candidates) do
-  local v = Version.parse(text)
-  if v > installed then
-    print(string.format("  %-12s satisfies ^1.4: %-5s  compatible with 1.4: %s", text, tostring(v:satisfies("^1.4")),
-      tostring(v:is_compatible_with(installed))))
-  end
+local manager = qtforge.core.PluginManager()
+manager:on_event(function(event)
+  print(string.format("  event: %-10s %s%s", event.type, event.plugin_id or "-",
+    event.error and ("  " .. event.error) or ""))
+end)
+
+-- 1. a directory of plugins loads in dependency order: logbook before greeter
+print("load_directory:")
+for _, result in ipairs(manager:load_directory(here .. "/plugins")) do
+  print(string.format("  %-8s %s", result.success and "ok" or "failed", result.plugin_id or result.path))
 end
 
--- Errors: misuse raises with the function named...
-local ok, message = pcall(Version.parse, "x.y")
-print("\nmisuse raises: " .. (ok and "nothing?" or message))
+-- 2. handles: info, exports as methods
+local greeter = manager:get_plugin("greeter")
+print(string.format("\n%s %s is %s; depends on %s", greeter:name(), greeter:version():to_string(),
+  greeter:state(), greeter:dependencies()[1].name))
+print(greeter:greet("world"))
 
--- ...and expected failures come back as results carrying a qtforge.Error
-local function find_setting(settings, key)
-  if settings[key] == nil then
-    return { success = false, error = qtforge.Error("not_found", "no setting " .. key, "known: " .. "log_level") }
-  end
-  return { success = true, value = settings[key] }
-end
+-- 3. configuration is checked against the manifest's [config]
+manager:configure_plugin("greeter", { greeting = "Hi" })
+print(greeter:greet("again"))
+print("refused: " .. manager:configure_plugin("greeter", { greeting = 42 }).error)
 
-local result = find_setting({ log_level = "info" }, "plugin_directory")
-if not result.success then
-  print("failed result:  " .. result.error)
-  print("  code: " .. result.error.code)
+-- 4. frames: update_all_plugins runs in Lua, once per frame
+for _ = 1, 60 do
+  manager:update_all_plugins(1 / 60)
 end
+print("frames seen by greeter: " .. greeter:frames())
+
+-- 5. misuse raises; expected failures are results
+print("\nmissing plugin: " .. manager:load_plugin(here .. "/plugins/nope").error)
+print("bad version:    " .. select(2, pcall(qtforge.utils.Version.parse, "x.y")))
+
+-- 6. unloading the dependency first is refused, cascade unloads both
+print("\nunload logbook: " .. manager:unload_plugin("logbook").error.code)
+local unloaded = manager:unload_plugin("logbook", { cascade = true }).unloaded
+print("cascade unloaded: " .. table.concat(unloaded, ", ") .. "; greeter is now " .. greeter:state())

@@ -4,6 +4,10 @@
 ---@field Version qtforge.VersionClass
 local utils = {}
 
+---Seconds since a fixed moment, from a monotonic clock (never jumps with the system time).
+---@return number
+function utils.monotonic() end
+
 ---A semantic version (semver 2.0). Immutable.
 ---`<` and `<=` follow semver precedence (build metadata ignored); `==` compares every
 ---part. Under Lua 5.4 either side of `<`/`<=` may also be a version string.

@@ -50,6 +50,24 @@ pub fn apply(
     Ok(merged)
 }
 
+/// The configuration a new version of a plugin starts with: its defaults, with
+/// each value of `current` whose key the new defaults still declare with the
+/// same type. A key that went away, or changed type, falls back to its default.
+pub fn carry_over(
+    defaults: &Map<String, Value>,
+    current: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut kept = defaults.clone();
+    for (key, value) in current {
+        let mut one = Map::new();
+        one.insert(key.clone(), value.clone());
+        if let Ok(merged) = apply(defaults, &kept, &Value::Object(one)) {
+            kept = merged;
+        }
+    }
+    kept
+}
+
 fn merge(
     defaults: &Map<String, Value>,
     target: &mut Map<String, Value>,
@@ -232,6 +250,20 @@ mod tests {
         assert!(err.is_some_and(|e| e.reason.contains("declares no configuration")));
         assert!(apply(&Map::new(), &Map::new(), &json!({})).is_ok());
         assert!(apply(&Map::new(), &Map::new(), &json!(5)).is_err());
+    }
+
+    #[test]
+    fn a_new_version_keeps_each_value_it_still_declares() {
+        let old = match json!({"greeting": "Hi", "retries": 9, "gone": true}) {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let mut new_defaults = defaults();
+        new_defaults.insert("retries".into(), json!("three"));
+        let kept = carry_over(&new_defaults, &old);
+        assert_eq!(kept["greeting"], "Hi");
+        assert_eq!(kept["retries"], "three");
+        assert!(!kept.contains_key("gone"));
     }
 
     #[test]

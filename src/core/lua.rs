@@ -6,7 +6,7 @@
 //! an expected failure; `manager.lua` turns those into results. The Lua side
 //! holds every Lua value of a plugin, so no Lua value is kept alive from Rust.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,11 +23,12 @@ use super::resolver::{DependencyResolver, Node, Requirement};
 use super::source::{self, PluginInfo, PluginSource, SourceKind};
 use crate::error::{Error, lua as lua_error};
 
-/// `value`, or `nil, Error` for the Lua side to turn into a failed result.
+/// `value`, or `nil, Error, plugin id` for the Lua side to turn into a failed
+/// result (the id when the error names a plugin, as a refused load does).
 fn or_error<T: IntoLuaMulti>(lua: &Lua, result: Result<T, Error>) -> mlua::Result<MultiValue> {
     match result {
         Ok(value) => value.into_lua_multi(lua),
-        Err(err) => (Nil, lua_error::to_lua(lua, &err)?).into_lua_multi(lua),
+        Err(err) => (Nil, lua_error::to_lua(lua, &err)?, err.plugin()).into_lua_multi(lua),
     }
 }
 
@@ -70,10 +71,33 @@ fn info_table(lua: &Lua, manifest: &Manifest, source: &PluginSource) -> mlua::Re
     Ok(t)
 }
 
-/// What `manager.lua` needs to run a plugin whose load was approved.
+/// What `manager.lua` needs to run a plugin whose load was approved, and no
+/// more: in module mode each string pushed from Rust is a protected allocation,
+/// so the full info stays here until `plugin:metadata()` asks for it.
 fn plan_table(lua: &Lua, info: &PluginInfo, source_text: Option<String>) -> mlua::Result<Table> {
-    let plan = info_table(lua, &info.manifest, &info.source)?;
-    plan.set("source", source_text)?;
+    let manifest = &info.manifest;
+    let plan = lua.create_table_with_capacity(0, 10)?;
+    plan.raw_set("id", manifest.name.as_str())?;
+    plan.raw_set("version", manifest.version.to_string())?;
+    plan.raw_set("kind", info.source.kind.as_str())?;
+    plan.raw_set("path", path_text(&info.source.path))?;
+    plan.raw_set("root", path_text(&info.source.root))?;
+    plan.raw_set("entry", path_text(&info.source.entry))?;
+    plan.raw_set("source", source_text)?;
+    if !manifest.exports.is_empty() {
+        plan.raw_set("exports", manifest.exports.clone())?;
+    }
+    if !manifest.dependencies.is_empty() {
+        let names: Vec<&str> = manifest
+            .dependencies
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        plan.raw_set("dependencies", names)?;
+    }
+    if !manifest.config.is_empty() {
+        plan.raw_set("config", lua.to_value(&manifest.config)?)?;
+    }
     Ok(plan)
 }
 
@@ -97,6 +121,33 @@ fn node(manifest: &Manifest) -> Node {
     }
 }
 
+/// The configuration a reloaded plugin runs with: the values set at run time
+/// where the new defaults still have the key and type, else the new defaults.
+fn kept_config(manifest: &Manifest, current: &Map<String, Json>) -> Map<String, Json> {
+    config::carry_over(&manifest.config, current)
+}
+
+/// `load_directory`'s plan: plugin ids in load order, and what cannot load, by path.
+struct DirectoryPlan {
+    order: Vec<String>,
+    failures: Vec<(String, Error)>,
+}
+
+/// `{ { path =, error = }, ... }`
+fn failures_table<'a>(
+    lua: &Lua,
+    failures: impl Iterator<Item = (String, &'a Error)>,
+) -> mlua::Result<Table> {
+    let list = lua.create_table()?;
+    for (i, (path, e)) in failures.enumerate() {
+        let f = lua.create_table()?;
+        f.set("path", path)?;
+        f.set("error", lua_error::to_lua(lua, e)?)?;
+        list.raw_set(i + 1, f)?;
+    }
+    Ok(list)
+}
+
 /// The Rust state of one `PluginManager`.
 #[derive(Default)]
 pub struct Core {
@@ -105,6 +156,9 @@ pub struct Core {
     pending: HashMap<String, PluginInfo>,
     /// Configuration checked but not yet accepted by the plugin's `on_configure`.
     pending_config: HashMap<String, Map<String, Json>>,
+    /// What `plan_directory` read (manifest and entry source), so that loading
+    /// each plugin does not read it again.
+    planned: HashMap<String, (PluginInfo, Result<String, Error>)>,
     created: Option<Instant>,
 }
 
@@ -130,6 +184,17 @@ impl Core {
         Ok((info, text))
     }
 
+    /// Approves a plugin `plan_directory` read; its files are not read again but for the entry.
+    fn begin_planned(&mut self, id: &str) -> Result<(PluginInfo, String), Error> {
+        let (info, text) = self
+            .planned
+            .remove(id)
+            .ok_or_else(|| Error::UnknownPlugin { id: id.to_owned() })?;
+        let text = text?;
+        self.approve(&info)?;
+        Ok((info, text))
+    }
+
     fn begin_inline(&mut self, manifest: Json) -> Result<PluginInfo, Error> {
         let manifest = Manifest::from_value(manifest, "inline plugin")?;
         let info = PluginInfo {
@@ -140,8 +205,9 @@ impl Core {
         Ok(info)
     }
 
-    /// Reads the plugin's files again and checks the new version can replace the old.
-    fn begin_reload(&mut self, id: &str) -> Result<(PluginInfo, String), Error> {
+    /// Reads the plugin's files again and checks the new version can replace the old;
+    /// also gives the configuration the new version will run with.
+    fn begin_reload(&mut self, id: &str) -> Result<(PluginInfo, String, Map<String, Json>), Error> {
         let record = self.registry.get(id)?;
         lifecycle_check(record, Operation::Reload)?;
         if record.source.kind == SourceKind::Inline {
@@ -196,8 +262,9 @@ impl Core {
         }
         let entry = info.source.entry.clone().unwrap_or_default();
         let text = source::read_source(&entry)?;
+        let config = kept_config(&info.manifest, &self.registry.get(id)?.config);
         self.pending.insert(id.to_owned(), info.clone());
-        Ok((info, text))
+        Ok((info, text, config))
     }
 
     fn finish_reload(&mut self, id: &str) -> Result<(), Error> {
@@ -206,13 +273,7 @@ impl Core {
             .remove(id)
             .ok_or_else(|| Error::UnknownPlugin { id: id.to_owned() })?;
         let record = self.registry.get_mut(id)?;
-        // keep the values set at run time where the new defaults still have the key and type
-        let kept = config::apply(
-            &info.manifest.config,
-            &info.manifest.config,
-            &Json::Object(record.config.clone()),
-        );
-        record.config = kept.unwrap_or_else(|_| info.manifest.config.clone());
+        record.config = kept_config(&info.manifest, &record.config);
         record.manifest = info.manifest;
         record.source = info.source;
         record.reloads += 1;
@@ -229,8 +290,8 @@ impl Core {
 
     /// Plans `load_directory`: every plugin in `dir` in dependency order, and
     /// the ones that cannot load with their error.
-    fn plan_directory(&self, dir: &str) -> Result<(Vec<String>, Vec<(String, Error)>), Error> {
-        let (found, unreadable) = source::discover(Path::new(dir))?;
+    fn plan_directory(&mut self, dir: &str) -> Result<DirectoryPlan, Error> {
+        let source::Discovery { found, unreadable } = source::discover(Path::new(dir))?;
         let mut failures: Vec<(String, Error)> = unreadable
             .into_iter()
             .map(|(path, e)| (path.to_string_lossy().into_owned(), e))
@@ -255,12 +316,24 @@ impl Core {
         for (id, e) in resolution.failures {
             failures.push((paths.get(&id).cloned().unwrap_or(id), e));
         }
-        let order = resolution
-            .order
-            .iter()
-            .filter_map(|id| paths.get(id).cloned())
+        // the entry sources are read now, beside each other, rather than one per load
+        let loadable: HashSet<&String> = resolution.order.iter().collect();
+        let found: Vec<PluginInfo> = found
+            .into_iter()
+            .filter(|i| loadable.contains(&i.manifest.name))
             .collect();
-        Ok((order, failures))
+        let read = source::in_parallel(found, |info| {
+            let text = source::read_source(info.source.entry.as_deref().unwrap_or(Path::new("")));
+            (info, text)
+        });
+        self.planned = read
+            .into_iter()
+            .map(|(info, text)| (info.manifest.name.clone(), (info, text)))
+            .collect();
+        Ok(DirectoryPlan {
+            order: resolution.order,
+            failures,
+        })
     }
 }
 
@@ -323,7 +396,12 @@ impl UserData for Core {
         );
         methods.add_method_mut("begin_reload", |lua, this, id: String| {
             match this.begin_reload(&id) {
-                Ok((info, text)) => plan_table(lua, &info, Some(text))?.into_lua_multi(lua),
+                Ok((info, text, config)) => {
+                    let plan = plan_table(lua, &info, Some(text))?;
+                    // the new version's ctx.config: the configuration in force carries over
+                    plan.set("current_config", lua.to_value(&config)?)?;
+                    plan.into_lua_multi(lua)
+                }
                 Err(e) => {
                     this.registry.counters.reload_failures += 1;
                     or_error::<()>(lua, Err(e))
@@ -517,19 +595,19 @@ impl UserData for Core {
             }
             Ok(false)
         });
-        methods.add_method("plan_directory", |lua, this, dir: String| {
+        methods.add_method_mut("begin_planned", |lua, this, id: String| {
+            match this.begin_planned(&id) {
+                Ok((info, text)) => plan_table(lua, &info, Some(text))?.into_lua_multi(lua),
+                Err(e) => or_error::<()>(lua, Err(e)),
+            }
+        });
+        methods.add_method_mut("plan_directory", |lua, this, dir: String| {
             match this.plan_directory(&dir) {
-                Ok((order, failures)) => {
+                Ok(plan) => {
                     let t = lua.create_table()?;
-                    t.set("order", order)?;
-                    let failed = lua.create_table()?;
-                    for (i, (path, e)) in failures.iter().enumerate() {
-                        let f = lua.create_table()?;
-                        f.set("path", path.as_str())?;
-                        f.set("error", lua_error::to_lua(lua, e)?)?;
-                        failed.raw_set(i + 1, f)?;
-                    }
-                    t.set("failures", failed)?;
+                    t.set("order", plan.order)?;
+                    let failures = plan.failures.iter().map(|(path, e)| (path.clone(), e));
+                    t.set("failures", failures_table(lua, failures)?)?;
                     t.into_lua_multi(lua)
                 }
                 Err(e) => or_error::<()>(lua, Err(e)),
@@ -706,19 +784,16 @@ fn natives(lua: &Lua) -> mlua::Result<Table> {
     natives.set(
         "discover",
         lua.create_function(|lua, dir: String| match source::discover(Path::new(&dir)) {
-            Ok((found, failed)) => {
+            Ok(discovery) => {
                 let infos = lua.create_table()?;
-                for (i, info) in found.iter().enumerate() {
+                for (i, info) in discovery.found.iter().enumerate() {
                     infos.raw_set(i + 1, info_table(lua, &info.manifest, &info.source)?)?;
                 }
-                let failures = lua.create_table()?;
-                for (i, (path, e)) in failed.iter().enumerate() {
-                    let f = lua.create_table()?;
-                    f.set("path", path.to_string_lossy().into_owned())?;
-                    f.set("error", lua_error::to_lua(lua, e)?)?;
-                    failures.raw_set(i + 1, f)?;
-                }
-                (infos, failures).into_lua_multi(lua)
+                let unreadable = discovery
+                    .unreadable
+                    .iter()
+                    .map(|(path, e)| (path.to_string_lossy().into_owned(), e));
+                (infos, failures_table(lua, unreadable)?).into_lua_multi(lua)
             }
             Err(e) => or_error::<()>(lua, Err(e)),
         })?,

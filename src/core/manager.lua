@@ -5,8 +5,8 @@
 -- cross into Rust: update_all_plugins, call, and the method sugar of handles.
 local native = ...
 
-local error, getmetatable, ipairs, load, pairs, pcall, rawget, setmetatable, tostring, type, xpcall =
-  error, getmetatable, ipairs, load, pairs, pcall, rawget, setmetatable, tostring, type, xpcall
+local error, getmetatable, ipairs, load, pairs, pcall, rawget, rawset, setmetatable, tostring, type, xpcall =
+  error, getmetatable, ipairs, load, pairs, pcall, rawget, rawset, setmetatable, tostring, type, xpcall
 -- a host may run without the debug library; tracebacks are then left out
 local debug_traceback = debug and debug.traceback or function()
   return ""
@@ -25,7 +25,7 @@ local read_module = native.read_module
 local HOOKS = { "on_load", "on_start", "on_stop", "on_unload", "update", "on_configure", "on_reload", "health" }
 local MANAGER_OPTIONS = { autostart = "boolean", log = "function" }
 local LOAD_OPTIONS = { start = "boolean" }
-local LOG_LEVELS = { "trace", "debug", "info", "warn", "error" }
+local LOG_LEVELS = { trace = true, debug = true, info = true, warn = true, error = true }
 -- transitions kept per plugin for PluginLifecycleManager:history()
 local MAX_HISTORY = 32
 
@@ -167,12 +167,14 @@ local function instance_of(self, id)
   return slot and slot.instance
 end
 
--- the plugins update_all_plugins ticks: running, with an update hook, in load order
+-- The plugins update_all_plugins ticks: running, with an update hook, in load
+-- order. A new array each time, so a tick under way keeps the one it started with.
 local function rebuild_ticking(self)
   local list = {}
-  for _, id in ipairs(self._core:load_order()) do
-    local inst = instance_of(self, id)
-    if inst and inst.state == "running" and inst.plugin.update then
+  local order = self._order
+  for i = 1, #order do
+    local inst = order[i].instance
+    if inst and inst.state == "running" and inst.plugin_update then
       list[#list + 1] = inst
     end
   end
@@ -186,7 +188,10 @@ local function set_state(self, inst, state)
   if #history > MAX_HISTORY then
     table.remove(history, 1)
   end
-  rebuild_ticking(self)
+  -- only a plugin with an update hook is ever in the ticking list
+  if inst.plugin_update then
+    rebuild_ticking(self)
+  end
 end
 
 local function call_hook(inst, name, ...)
@@ -209,14 +214,23 @@ local function fail_plugin(self, inst, stage, captured)
   return err
 end
 
+-- ctx.log: log.info(message, fields) and the other levels, each function made
+-- on first use (most plugins use one or two levels). The metatable is the
+-- plugin's own: a weak-keyed table from log to manager would keep every manager
+-- alive under LuaJIT, whose weak tables are not ephemerons.
 local function logger_for(self, id)
-  local log = {}
-  for _, level in ipairs(LOG_LEVELS) do
-    log[level] = function(message, fields)
-      self._log(level, id, safe_tostring(message), fields)
-    end
-  end
-  return log
+  return setmetatable({}, {
+    __index = function(log, level)
+      if not LOG_LEVELS[level] then
+        return nil
+      end
+      local fn = function(message, fields)
+        self._log(level, id, safe_tostring(message), fields)
+      end
+      rawset(log, level, fn)
+      return fn
+    end,
+  })
 end
 
 -- the modules a plugin loads with ctx.require, from its own folder, in its environment
@@ -261,10 +275,19 @@ end
 
 -- a view of the plugin's declared dependencies' exports, resolved on each access so
 -- that a reloaded dependency is seen at once
+local NO_DEPS = setmetatable({}, {
+  __newindex = function()
+    error("ctx.deps is read-only", 2)
+  end,
+})
+
 local function deps_for(self, info)
+  if info.dependencies == nil then
+    return NO_DEPS
+  end
   local declared = {}
-  for _, dep in ipairs(info.dependencies) do
-    declared[dep.name] = true
+  for _, name in ipairs(info.dependencies or {}) do
+    declared[name] = true
   end
   return setmetatable({}, {
     __index = function(_, name)
@@ -302,7 +325,7 @@ local function plugin_problem(plugin, info)
   if exports ~= nil and type(exports) ~= "table" then
     return "exports is a " .. type(exports) .. ", expected a table of functions"
   end
-  for _, name in ipairs(info.exports) do
+  for _, name in ipairs(info.exports or {}) do
     if exports == nil or type(exports[name]) ~= "function" then
       return string_format("the manifest exports %q, but exports.%s is not a function", name, name)
     end
@@ -354,10 +377,10 @@ local function new_instance(self, plan, plugin, env)
   inst.plugin_update = plugin.update
   inst.ctx = {
     id = plan.id,
-    name = plan.name,
+    name = plan.id,
     version = inst.version,
     manifest = plan,
-    config = plan.config,
+    config = plan.config or {},
     deps = deps_for(self, plan),
     log = logger_for(self, plan.id),
     require = require_for(inst),
@@ -413,22 +436,35 @@ local function load_approved(self, plan, plugin, should_start)
     return failure(err, { plugin_id = id })
   end
   local inst = new_instance(self, plan, plugin, env)
+  stage = "on_load"
   local ok, captured = call_hook(inst, "on_load", inst.ctx)
+  -- a plugin asked to start that cannot start does not load: nothing of it stays
+  if ok and should_start then
+    stage = "on_start"
+    ok, captured = call_hook(inst, "on_start", inst.ctx)
+    if not ok then
+      call_hook(inst, "on_unload", inst.ctx)
+    end
+  end
   if not ok then
     message, location = split_error(captured.value)
-    local err = core:abort_load(id, "on_load", message, location)
+    local err = core:abort_load(id, stage, message, location)
     err.traceback = captured.traceback
     emit(self, "failed", id, err)
     return failure(err, { plugin_id = id })
   end
   core:finish_load(id)
-  self._slots[id] = { id = id, instance = inst }
+  local slot = { id = id, instance = inst }
+  self._slots[id] = slot
+  -- a load always comes last in the order Rust keeps, so appending matches it;
+  -- loops over the order read its length once, so they do not see the new slot
+  local order = self._order
+  order[#order + 1] = slot
   emit(self, "loaded", id)
   if should_start then
-    local started = start(self, id)
-    if not started.success then
-      return started
-    end
+    core:set_state(id, "running")
+    set_state(self, inst, "running")
+    emit(self, "started", id)
   end
   return success(id)
 end
@@ -459,6 +495,7 @@ local function new_manager(level, opts)
   local self = setmetatable({
     _core = new_core(),
     _slots = {},
+    _order = {},
     _ticking = {},
     _listeners = {},
     _handles = setmetatable({}, { __mode = "v" }),
@@ -485,10 +522,10 @@ function Manager:load_plugin(path, opts)
     error("PluginManager:load_plugin: argument 'path' must be a string, got " .. describe(path), 2)
   end
   opts = check_options("PluginManager:load_plugin", opts, LOAD_OPTIONS, 2)
-  local plan, err = self._core:begin_load(path)
+  local plan, err, refused_id = self._core:begin_load(path)
   if not plan then
-    emit(self, "failed", nil, err)
-    return failure(err, { path = path })
+    emit(self, "failed", refused_id, err)
+    return failure(err, { path = path, plugin_id = refused_id })
   end
   local should_start = opts.start
   if should_start == nil then
@@ -510,10 +547,10 @@ function Manager:register_plugin(plugin, opts)
       .. describe(plugin.manifest), 2)
   end
   opts = check_options("PluginManager:register_plugin", opts, LOAD_OPTIONS, 2)
-  local plan, err = self._core:begin_inline(plugin.manifest)
+  local plan, err, refused_id = self._core:begin_inline(plugin.manifest)
   if not plan then
-    emit(self, "failed", nil, err)
-    return failure(err)
+    emit(self, "failed", refused_id, err)
+    return failure(err, { plugin_id = refused_id })
   end
   local should_start = opts.start
   if should_start == nil then
@@ -533,9 +570,22 @@ function Manager:load_directory(dir, opts)
   if not plan then
     return { failure(err, { path = dir }) }
   end
+  local should_start = opts.start
+  if should_start == nil then
+    should_start = self._autostart
+  end
   local results = {}
-  for _, path in ipairs(plan.order) do
-    results[#results + 1] = self:load_plugin(path, opts)
+  for _, id in ipairs(plan.order) do
+    local approved, refused = self._core:begin_planned(id)
+    local result
+    if approved then
+      result = load_guarded(self, approved, nil, should_start)
+      result.path = approved.path
+    else
+      emit(self, "failed", id, refused)
+      result = failure(refused, { plugin_id = id })
+    end
+    results[#results + 1] = result
   end
   for _, failed in ipairs(plan.failures) do
     emit(self, "failed", nil, failed.error)
@@ -574,13 +624,22 @@ local function unload_one(self, id)
     end
     inst.state = "unloaded"
   end
-  self._core:remove(id)
   local slot = self._slots[id]
+  if slot and slot.handle then
+    slot.last_info = self._core:info(id)
+  end
+  self._core:remove(id)
   if slot then
-    slot.last_info = inst and inst.info
     slot.last_version = inst and inst.version
     slot.instance = nil
     self._slots[id] = nil
+    local order = {}
+    for _, existing in ipairs(self._order) do
+      if existing ~= slot then
+        order[#order + 1] = existing
+      end
+    end
+    self._order = order
   end
   rebuild_ticking(self)
   emit(self, "unloaded", id)
@@ -614,13 +673,17 @@ function Manager:reload_plugin(id)
   local core = self._core
   local plan, err = core:begin_reload(id)
   if not plan then
+    if self._slots[id] then
+      emit(self, "reload_failed", id, err)
+    end
     return failure(err, { plugin_id = id })
   end
   local old = instance_of(self, id)
   local plugin, env, message, location = evaluate(self, plan, nil)
   if plugin == nil then
     err = core:abort_reload(id, env, message, location)
-    emit(self, "failed", id, err)
+    -- not "failed": the old version is still there, in the state it was
+    emit(self, "reload_failed", id, err)
     return failure(err, { plugin_id = id })
   end
   local was = old.state
@@ -634,6 +697,7 @@ function Manager:reload_plugin(id)
     old_state = nil -- on_unload failed: nothing to hand over
   end
   local new = new_instance(self, plan, plugin, env)
+  new.ctx.config = plan.current_config
   new.init_time, new.first_update, new.last_update = old.init_time, old.first_update, old.last_update
   local stage = "on_load"
   local ok, captured = call_hook(new, "on_load", new.ctx)
@@ -655,7 +719,7 @@ function Manager:reload_plugin(id)
     if was == "running" then
       call_hook(old, "on_start", old.ctx)
     end
-    emit(self, "failed", id, err)
+    emit(self, "reload_failed", id, err)
     return failure(err, { plugin_id = id })
   end
   core:finish_reload(id)
@@ -675,9 +739,9 @@ end
 --- Stops and unloads every plugin, latest loaded first.
 function Manager:shutdown()
   check_manager("PluginManager:shutdown", self)
-  local order = self._core:load_order()
+  local order = self._order
   for i = #order, 1, -1 do
-    unload_one(self, order[i])
+    unload_one(self, order[i].id)
   end
   return true
 end
@@ -788,7 +852,18 @@ end
 
 --- Calls export `name` of plugin `id` with the remaining arguments.
 function Manager:call(id, name, ...)
-  local inst = callable_instance(self, "PluginManager:call", id, 2)
+  if getmetatable(self) ~= Manager then
+    check_manager("PluginManager:call", self)
+  end
+  if type(id) ~= "string" then
+    check_id("PluginManager:call", id, 2)
+  end
+  local slot = self._slots[id]
+  local inst = slot and slot.instance
+  local state = inst and inst.state
+  if state ~= "running" and state ~= "loaded" then
+    callable_instance(self, "PluginManager:call", id, 2)
+  end
   local fn = inst.exports[name]
   if type(fn) ~= "function" then
     error(string_format("PluginManager:call: plugin %q has no export %s", id, describe(name)), 2)
@@ -804,8 +879,10 @@ function Manager:broadcast(name, ...)
     error("PluginManager:broadcast: argument 'name' must be an export name, got " .. describe(name), 2)
   end
   local results, errors = {}, {}
-  for _, id in ipairs(self._core:load_order()) do
-    local inst = instance_of(self, id)
+  local order = self._order
+  for i = 1, #order do
+    local inst = order[i].instance
+    local id = order[i].id
     local fn = inst and inst.state == "running" and inst.exports[name]
     if type(fn) == "function" then
       local ok, value = pcall(fn, ...)
@@ -826,10 +903,9 @@ function Manager:register_all_plugins(tbl)
   if type(tbl) ~= "table" then
     error("PluginManager:register_all_plugins: argument 'tbl' must be a table, got " .. describe(tbl), 2)
   end
-  for _, id in ipairs(self._core:load_order()) do
-    local inst = instance_of(self, id)
-    if inst then
-      tbl[id] = inst.exports
+  for _, slot in ipairs(self._order) do
+    if slot.instance then
+      tbl[slot.id] = slot.instance.exports
     end
   end
   return tbl
@@ -858,28 +934,29 @@ local function check_handle(fname, h)
   end
 end
 
--- `plugin:f(...)` and `plugin.f(...)` call export f; cached per handle and name
-local function export_method(h, key)
-  local sugar = rawget(h, "_sugar")
-  local method = sugar[key]
-  if method == nil then
-    local slot = rawget(h, "_slot")
-    method = function(self, ...)
-      local inst = slot.instance
-      if inst == nil then
-        error(string_format("plugin %q is unloaded (calling %s)", slot.id, key), 2)
-      end
-      local fn = inst.exports[key]
-      if type(fn) ~= "function" then
-        error(string_format("plugin %q has no export %q", slot.id, key), 2)
-      end
-      if self == h then
-        return fn(...)
-      end
-      return fn(self, ...)
+-- The method `plugin:f(...)` (or `plugin.f(...)`) that calls export f of
+-- whatever version of the plugin is loaded when it runs.
+local function make_export_method(h, slot, key)
+  return function(self, ...)
+    local inst = slot.instance
+    if inst == nil then
+      error(string_format("plugin %q is unloaded (calling %s)", slot.id, key), 2)
     end
-    sugar[key] = method
+    local fn = inst.exports[key]
+    if type(fn) ~= "function" then
+      error(string_format("plugin %q has no export %q", slot.id, key), 2)
+    end
+    if self == h then
+      return fn(...)
+    end
+    return fn(self, ...)
   end
+end
+
+-- Stored on the handle itself, so the next `plugin:f` is a plain field read.
+local function export_method(h, key)
+  local method = make_export_method(h, rawget(h, "_slot"), key)
+  rawset(h, key, method)
   return method
 end
 
@@ -926,7 +1003,7 @@ local function handle_for(self, id)
   end
   local h = slot.handle
   if h == nil then
-    h = setmetatable({ _slot = slot, _manager = self, _sugar = {} }, HandleMeta)
+    h = setmetatable({ _slot = slot, _manager = self }, HandleMeta)
     slot.handle = h
   end
   return h
@@ -940,8 +1017,7 @@ end
 function Handle.name(h)
   check_handle("plugin:name", h)
   local slot = rawget(h, "_slot")
-  local info = slot.instance and slot.instance.info or slot.last_info
-  return info and info.name or slot.id
+  return slot.id
 end
 
 function Handle.version(h)
@@ -964,7 +1040,7 @@ end
 function Handle.description(h)
   check_handle("plugin:description", h)
   local slot = rawget(h, "_slot")
-  local info = slot.instance and slot.instance.info or slot.last_info
+  local info = slot.instance and rawget(h, "_manager")._core:info(slot.id) or slot.last_info
   return info and info.description or ""
 end
 
@@ -1027,9 +1103,13 @@ function Handle.call(h, name, ...)
   return fn(...)
 end
 
---- The plugin with this id, or nil when none is loaded.
+--- The plugin with this id, or nil when none is loaded. A nil id answers nil, so
+--- that `get_plugin(result.plugin_id)` after a failed load reads as "no plugin".
 function Manager:get_plugin(id)
   check_manager("PluginManager:get_plugin", self)
+  if id == nil then
+    return nil
+  end
   check_id("PluginManager:get_plugin", id, 2)
   return handle_for(self, id)
 end
@@ -1038,15 +1118,19 @@ end
 function Manager:plugins()
   check_manager("PluginManager:plugins", self)
   local list = {}
-  for _, id in ipairs(self._core:load_order()) do
-    list[#list + 1] = handle_for(self, id)
+  for _, slot in ipairs(self._order) do
+    list[#list + 1] = handle_for(self, slot.id)
   end
   return list
 end
 
 function Manager:load_order()
   check_manager("PluginManager:load_order", self)
-  return self._core:load_order()
+  local ids = {}
+  for i, slot in ipairs(self._order) do
+    ids[i] = slot.id
+  end
+  return ids
 end
 
 function Manager:stats()
@@ -1064,6 +1148,10 @@ end
 
 local Registry = { __name = "qtforge.core.PluginRegistry" }
 Registry.__index = Registry
+
+Registry.__tostring = function(self)
+  return string_format("qtforge.core.PluginRegistry (%d plugins)", #self._manager._order)
+end
 
 local function check_registry(fname, self)
   if getmetatable(self) ~= Registry then
@@ -1117,7 +1205,7 @@ end
 
 function Registry:count()
   check_registry("PluginRegistry:count", self)
-  return #self._manager._core:load_order()
+  return #self._manager._order
 end
 
 function Registry:running()
@@ -1136,6 +1224,10 @@ end
 
 local Lifecycle = { __name = "qtforge.core.PluginLifecycleManager" }
 Lifecycle.__index = Lifecycle
+
+Lifecycle.__tostring = function(self)
+  return string_format("qtforge.core.PluginLifecycleManager (%d plugins)", #self._manager._order)
+end
 
 local function check_lifecycle(fname, self)
   if getmetatable(self) ~= Lifecycle then
@@ -1181,10 +1273,10 @@ end
 function Lifecycle:start_all()
   check_lifecycle("PluginLifecycleManager:start_all", self)
   local manager, results = self._manager, {}
-  for _, id in ipairs(manager._core:load_order()) do
-    local inst = instance_of(manager, id)
+  for _, slot in ipairs(manager._order) do
+    local inst = slot.instance
     if inst and (inst.state == "loaded" or inst.state == "stopped") then
-      results[#results + 1] = start(manager, id)
+      results[#results + 1] = start(manager, slot.id)
     end
   end
   return results
@@ -1194,11 +1286,11 @@ end
 function Lifecycle:stop_all()
   check_lifecycle("PluginLifecycleManager:stop_all", self)
   local manager, results = self._manager, {}
-  local order = manager._core:load_order()
+  local order = manager._order
   for i = #order, 1, -1 do
-    local inst = instance_of(manager, order[i])
+    local inst = order[i].instance
     if inst and inst.state == "running" then
-      results[#results + 1] = stop(manager, order[i])
+      results[#results + 1] = stop(manager, order[i].id)
     end
   end
   return results

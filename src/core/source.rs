@@ -109,10 +109,24 @@ fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, Error> {
     String::from_utf8(bytes).map_err(|e| not_read(format!("the {what} is not UTF-8 text ({e})")))
 }
 
+/// A shared library: not something this version loads.
+fn library_error(path: &Path) -> Error {
+    let reason = "it is a shared library: native plugins are not supported by this version of qtforge, \
+                  which loads Lua plugins only";
+    Error::NotAPlugin {
+        path: display(path),
+        reason: reason.to_owned(),
+    }
+}
+
 /// Finds the plugin at `path` without reading its manifest.
 pub fn locate(path: &Path) -> Result<PluginSource, Error> {
-    let metadata = fs::metadata(path).map_err(|_| Error::NotFound {
-        path: display(path),
+    let metadata = fs::metadata(path).map_err(|_| match extension(path).as_deref() {
+        // the path alone says it is not a Lua plugin, whether or not the file is there
+        Some(ext) if LIBRARY_EXTENSIONS.contains(&ext) => library_error(path),
+        _ => Error::NotFound {
+            path: display(path),
+        },
     })?;
     if metadata.is_dir() {
         let Some(manifest_file) = MANIFEST_FILES
@@ -158,12 +172,7 @@ pub fn locate(path: &Path) -> Result<PluginSource, Error> {
             manifest_file: None,
             entry: Some(path.to_path_buf()),
         }),
-        Some(ext) if LIBRARY_EXTENSIONS.contains(&ext) => Err(Error::NotAPlugin {
-            path: display(path),
-            reason: "it is a shared library: native plugins are not supported by this version of qtforge, \
-                     which loads Lua plugins only"
-                .to_owned(),
-        }),
+        Some(ext) if LIBRARY_EXTENSIONS.contains(&ext) => Err(library_error(path)),
         _ => Err(Error::NotAPlugin {
             path: display(path),
             reason: "expected a plugin folder, a plugin.toml or plugin.json, a .lua file or a shared library"
@@ -174,7 +183,13 @@ pub fn locate(path: &Path) -> Result<PluginSource, Error> {
 
 /// Reads the manifest of the plugin at `path` and checks its entry file exists.
 pub fn inspect(path: &Path) -> Result<PluginInfo, Error> {
-    let mut source = locate(path)?;
+    read_info(locate(path)?)
+}
+
+/// Reads the manifest of a located plugin and checks its entry file exists.
+fn read_info(mut source: PluginSource) -> Result<PluginInfo, Error> {
+    let path = source.path.clone().unwrap_or_default();
+    let path = path.as_path();
     let manifest = match (&source.kind, &source.manifest_file, &source.entry) {
         (SourceKind::Folder, Some(file), _) => {
             let text = read_text(file, MAX_MANIFEST_BYTES, "manifest")?;
@@ -215,9 +230,17 @@ pub fn inspect(path: &Path) -> Result<PluginInfo, Error> {
     Ok(PluginInfo { source, manifest })
 }
 
+/// What `discover` found in a folder.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub found: Vec<PluginInfo>,
+    /// Paths that look like plugins but cannot be read, with the reason.
+    pub unreadable: Vec<(PathBuf, Error)>,
+}
+
 /// Every plugin directly inside `dir` (folders with a manifest, `.lua` files),
 /// by file name; what looks like a plugin but cannot be read is listed with its error.
-pub fn discover(dir: &Path) -> Result<(Vec<PluginInfo>, Vec<(PathBuf, Error)>), Error> {
+pub fn discover(dir: &Path) -> Result<Discovery, Error> {
     let entries = fs::read_dir(dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::NotFound { path: display(dir) },
         _ => Error::NotAPlugin {
@@ -225,28 +248,86 @@ pub fn discover(dir: &Path) -> Result<(Vec<PluginInfo>, Vec<(PathBuf, Error)>), 
             reason: format!("cannot list the folder: {e}"),
         },
     })?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    // the listing's file type saves a stat per entry (symlinks are followed)
+    let mut paths: Vec<(PathBuf, bool)> = entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let path = e.path();
+            let is_dir = match e.file_type() {
+                Ok(t) if t.is_symlink() => path.is_dir(),
+                Ok(t) => t.is_dir(),
+                Err(_) => false,
+            };
+            Some((path, is_dir))
+        })
+        .collect();
     paths.sort();
-    let mut found = Vec::new();
-    let mut failed = Vec::new();
-    for path in paths {
-        let hidden = path
+    paths.retain(|(path, _)| {
+        !path
             .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        let candidate = if path.is_dir() {
-            MANIFEST_FILES.iter().any(|name| path.join(name).is_file())
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    });
+    let read = in_parallel(paths, |(path, is_dir)| {
+        let result = if is_dir {
+            // a folder without a manifest is not a plugin (a shared `lib/`, say): skipped
+            let manifest_file = MANIFEST_FILES
+                .iter()
+                .map(|name| path.join(name))
+                .find(|p| p.is_file())?;
+            read_info(PluginSource {
+                kind: SourceKind::Folder,
+                path: Some(path.clone()),
+                root: Some(path.clone()),
+                manifest_file: Some(manifest_file),
+                entry: None,
+            })
+        } else if extension(&path).as_deref() == Some("lua") {
+            inspect(&path)
         } else {
-            extension(&path).as_deref() == Some("lua")
+            return None;
         };
-        if hidden || !candidate {
-            continue;
-        }
-        match inspect(&path) {
-            Ok(info) => found.push(info),
-            Err(e) => failed.push((path, e)),
+        Some((path, result))
+    });
+    let mut discovery = Discovery::default();
+    for (path, result) in read.into_iter().flatten() {
+        match result {
+            Ok(info) => discovery.found.push(info),
+            Err(e) => discovery.unreadable.push((path, e)),
         }
     }
-    Ok((found, failed))
+    Ok(discovery)
+}
+
+/// `f` over every item, on a few threads when there are enough items to share,
+/// results in the items' order. For file reading and parsing only: nothing here
+/// may touch a Lua state.
+pub fn in_parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    const MIN_PER_THREAD: usize = 16;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let chunks = threads.min(items.len() / MIN_PER_THREAD).max(1);
+    if chunks == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk_len = items.len().div_ceil(chunks);
+    let mut groups: Vec<Vec<T>> = Vec::with_capacity(chunks);
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        groups.push(items.by_ref().take(chunk_len).collect());
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|group| scope.spawn(move || group.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        // a worker that panicked (it cannot: f returns errors as values) would lose its share
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// The file `ctx.require(name)` loads: `root/a/b.lua` or `root/a/b/init.lua` for `"a.b"`.
@@ -372,9 +453,11 @@ mod tests {
             Err(Error::NotAPlugin { .. })
         ));
         let lib = tmp.write("x.so", "not really")?;
-        match inspect(&lib) {
-            Err(Error::NotAPlugin { reason, .. }) => assert!(reason.contains("shared library")),
-            other => panic!("{other:?}"),
+        for lib in [lib, tmp.0.join("missing.so")] {
+            match inspect(&lib) {
+                Err(Error::NotAPlugin { reason, .. }) => assert!(reason.contains("shared library")),
+                other => panic!("{other:?}"),
+            }
         }
         let txt = tmp.write("notes.txt", "hi")?;
         assert!(matches!(inspect(&txt), Err(Error::NotAPlugin { .. })));
@@ -402,7 +485,10 @@ mod tests {
         tmp.write("README.md", "not a plugin")?;
         tmp.write("lib/helper.lua", "return {}")?;
         tmp.write(".hidden.lua", "return {}")?;
-        let (found, failed) = discover(&tmp.0)?;
+        let Discovery {
+            found,
+            unreadable: failed,
+        } = discover(&tmp.0)?;
         let names: Vec<&str> = found.iter().map(|i| i.manifest.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(failed.len(), 1);

@@ -100,6 +100,21 @@ impl Error {
         }
     }
 
+    /// The plugin the failure concerns, when it names one.
+    pub fn plugin(&self) -> Option<&str> {
+        match self {
+            Error::UnknownPlugin { id } | Error::AlreadyLoaded { id } => Some(id),
+            Error::ApiVersionMismatch { plugin, .. }
+            | Error::DependencyMissing { plugin, .. }
+            | Error::DependencyVersion { plugin, .. }
+            | Error::LoadError { plugin, .. }
+            | Error::HasDependents { plugin, .. }
+            | Error::InvalidConfig { plugin, .. }
+            | Error::InvalidState { plugin, .. } => Some(plugin),
+            _ => None,
+        }
+    }
+
     /// More about the failure (`error.details` in Lua); empty when there is nothing more.
     pub fn details(&self) -> String {
         match self {

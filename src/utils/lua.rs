@@ -73,5 +73,11 @@ pub fn register(lua: &Lua) -> mlua::Result<Table> {
     lua.set_named_registry_value(VERSION_CLASS_KEY, &version_class)?;
     let utils = lua.create_table()?;
     utils.set("Version", version_class)?;
+    // plain Lua has no sub-second wall clock (os.clock is CPU time, os.time whole seconds)
+    let origin = std::time::Instant::now();
+    utils.set(
+        "monotonic",
+        lua.create_function(move |_, ()| Ok(origin.elapsed().as_secs_f64()))?,
+    )?;
     Ok(utils)
 }

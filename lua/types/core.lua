@@ -52,7 +52,7 @@ local core = {}
 ---@field uptime? number `plugin:metadata()` only: seconds since it was loaded or reloaded
 
 ---@class qtforge.PluginEvent
----@field type "loaded"|"started"|"stopped"|"unloaded"|"failed"|"reloaded"|"configured"
+---@field type "loaded"|"started"|"stopped"|"unloaded"|"failed"|"reloaded"|"reload_failed"|"configured"
 ---@field plugin_id? string nil for a failure before the plugin's id was known
 ---@field error? qtforge.Error set for `"failed"`
 

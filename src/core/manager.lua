@@ -855,13 +855,12 @@ function Manager:call(id, name, ...)
   if getmetatable(self) ~= Manager then
     check_manager("PluginManager:call", self)
   end
-  if type(id) ~= "string" then
-    check_id("PluginManager:call", id, 2)
-  end
+  -- a per-call path: the id is checked only when it finds no callable plugin
   local slot = self._slots[id]
   local inst = slot and slot.instance
   local state = inst and inst.state
   if state ~= "running" and state ~= "loaded" then
+    check_id("PluginManager:call", id, 2)
     callable_instance(self, "PluginManager:call", id, 2)
   end
   local fn = inst.exports[name]

@@ -234,7 +234,17 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 impl Manifest {
     /// Reads a `plugin.toml`. `source` names the file in error messages.
     pub fn from_toml(text: &str, source: &str) -> Result<Manifest, Error> {
-        let value: Value = toml::from_str(text).map_err(|e| {
+        // straight into the manifest's fields: no intermediate value, and a
+        // misplaced value keeps its position in the file
+        let at = |e: &toml::de::Error| {
+            e.span()
+                .map(|span| {
+                    let (line, column) = line_column(text, span.start);
+                    format!(" (line {line}, column {column})")
+                })
+                .unwrap_or_default()
+        };
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| {
             let at = e
                 .span()
                 .map(|span| {
@@ -244,7 +254,17 @@ impl Manifest {
                 .unwrap_or_default();
             invalid(source, format!("{at}{}", e.message().trim()))
         })?;
-        Manifest::from_value(value, source)
+        let raw: RawManifest = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.inner();
+            let message = format!("{}{}", inner.message().trim(), at(inner));
+            if path == "." {
+                invalid(source, message)
+            } else {
+                invalid(source, format!("{path}: {message}"))
+            }
+        })?;
+        raw.validate(source)
     }
 
     /// Reads a `plugin.json`.

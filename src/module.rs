@@ -44,11 +44,12 @@ pub fn submodule(lua: &Lua, name: &str) -> mlua::Result<Table> {
     qtforge(lua)?.get(name)
 }
 
-/// The Lua this build was compiled for; a module of the other flavour will not load.
+/// The Lua this build was compiled for; a module or native plugin built for the
+/// other flavour will not load.
 #[cfg(feature = "luajit")]
-const LUA_FLAVOR: &str = "luajit";
+pub const LUA_FLAVOR: &str = qtforge_plugin::abi::LUAJIT;
 #[cfg(not(feature = "luajit"))]
-const LUA_FLAVOR: &str = "lua54";
+pub const LUA_FLAVOR: &str = qtforge_plugin::abi::LUA54;
 
 #[cfg(feature = "module")]
 mod entry_points {

@@ -18,10 +18,13 @@ use serde_json::{Map, Value as Json};
 use super::config;
 use super::lifecycle::{Operation, State};
 use super::manifest::{HOST_API_VERSION, Manifest};
+use super::native::{self, NativeLibrary, NativePlugin};
 use super::registry::{Record, Registry};
 use super::resolver::{DependencyResolver, Node, Requirement};
 use super::source::{self, PluginInfo, PluginSource, SourceKind};
 use crate::error::{Error, lua as lua_error};
+use crate::module::LUA_FLAVOR;
+use qtforge_plugin::abi;
 
 /// `value`, or `nil, Error, plugin id` for the Lua side to turn into a failed
 /// result (the id when the error names a plugin, as a refused load does).
@@ -74,7 +77,7 @@ fn info_table(lua: &Lua, manifest: &Manifest, source: &PluginSource) -> mlua::Re
 /// What `manager.lua` needs to run a plugin whose load was approved, and no
 /// more: in module mode each string pushed from Rust is a protected allocation,
 /// so the full info stays here until `plugin:metadata()` asks for it.
-fn plan_table(lua: &Lua, info: &PluginInfo, source_text: Option<String>) -> mlua::Result<Table> {
+fn plan_table(lua: &Lua, info: &PluginInfo, body: Option<Body>) -> mlua::Result<Table> {
     let manifest = &info.manifest;
     let plan = lua.create_table_with_capacity(0, 10)?;
     plan.raw_set("id", manifest.name.as_str())?;
@@ -83,7 +86,16 @@ fn plan_table(lua: &Lua, info: &PluginInfo, source_text: Option<String>) -> mlua
     plan.raw_set("path", path_text(&info.source.path))?;
     plan.raw_set("root", path_text(&info.source.root))?;
     plan.raw_set("entry", path_text(&info.source.entry))?;
-    plan.raw_set("source", source_text)?;
+    match body {
+        Some(Body::Source(Ok(text))) => plan.raw_set("source", text)?,
+        Some(Body::Native(open)) => {
+            // SAFETY: `open` is a lua_CFunction of a library that is mapped for
+            // good (keep_mapped); the ABI's function type is lua_CFunction's
+            let open: mlua::ffi::lua_CFunction = unsafe { std::mem::transmute(open) };
+            plan.raw_set("open", unsafe { lua.create_c_function(open) }?)?;
+        }
+        Some(Body::Source(Err(_))) | None => {}
+    }
     if !manifest.exports.is_empty() {
         plan.raw_set("exports", manifest.exports.clone())?;
     }
@@ -127,10 +139,27 @@ fn kept_config(manifest: &Manifest, current: &Map<String, Json>) -> Map<String, 
     config::carry_over(&manifest.config, current)
 }
 
+/// How a planned plugin makes its table.
+enum Body {
+    /// The entry's source text, read when the load was planned, for Lua to run.
+    Source(Result<String, Error>),
+    /// A native plugin's open function, in a library mapped for good.
+    Native(abi::OpenFn),
+}
+
 /// `load_directory`'s plan: plugin ids in load order, and what cannot load, by path.
 struct DirectoryPlan {
     order: Vec<String>,
     failures: Vec<(String, Error)>,
+}
+
+/// `{ order = { id, ... }, failures = { { path =, error = }, ... } }`
+fn directory_plan_table(lua: &Lua, plan: DirectoryPlan) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("order", plan.order)?;
+    let failures = plan.failures.iter().map(|(path, e)| (path.clone(), e));
+    t.set("failures", failures_table(lua, failures)?)?;
+    Ok(t)
 }
 
 /// `{ { path =, error = }, ... }`
@@ -142,6 +171,7 @@ fn failures_table<'a>(
     for (i, (path, e)) in failures.enumerate() {
         let f = lua.create_table()?;
         f.set("path", path)?;
+        f.set("plugin_id", e.plugin())?;
         f.set("error", lua_error::to_lua(lua, e)?)?;
         list.raw_set(i + 1, f)?;
     }
@@ -158,7 +188,9 @@ pub struct Core {
     pending_config: HashMap<String, Map<String, Json>>,
     /// What `plan_directory` read (manifest and entry source), so that loading
     /// each plugin does not read it again.
-    planned: HashMap<String, (PluginInfo, Result<String, Error>)>,
+    planned: HashMap<String, (PluginInfo, Body)>,
+    /// Reloads of native plugins so far: each opens a copy under a new name.
+    native_reloads: u64,
     created: Option<Instant>,
 }
 
@@ -185,14 +217,16 @@ impl Core {
     }
 
     /// Approves a plugin `plan_directory` read; its files are not read again but for the entry.
-    fn begin_planned(&mut self, id: &str) -> Result<(PluginInfo, String), Error> {
-        let (info, text) = self
+    fn begin_planned(&mut self, id: &str) -> Result<(PluginInfo, Body), Error> {
+        let (info, body) = self
             .planned
             .remove(id)
             .ok_or_else(|| Error::UnknownPlugin { id: id.to_owned() })?;
-        let text = text?;
+        if let Body::Source(Err(e)) = body {
+            return Err(e);
+        }
         self.approve(&info)?;
-        Ok((info, text))
+        Ok((info, body))
     }
 
     fn begin_inline(&mut self, manifest: Json) -> Result<PluginInfo, Error> {
@@ -207,7 +241,7 @@ impl Core {
 
     /// Reads the plugin's files again and checks the new version can replace the old;
     /// also gives the configuration the new version will run with.
-    fn begin_reload(&mut self, id: &str) -> Result<(PluginInfo, String, Map<String, Json>), Error> {
+    fn begin_reload(&mut self, id: &str) -> Result<(PluginInfo, Body, Map<String, Json>), Error> {
         let record = self.registry.get(id)?;
         lifecycle_check(record, Operation::Reload)?;
         if record.source.kind == SourceKind::Inline {
@@ -230,10 +264,28 @@ impl Core {
             .clone()
             .or_else(|| record.source.entry.clone())
             .unwrap_or_default();
-        let info = match record.source.manifest_file.clone() {
-            // a folder plugin loaded through its manifest path is read the same way again
-            Some(file) if record.source.path.as_deref() != file.parent() => source::inspect(&file)?,
-            _ => source::inspect(&path)?,
+        let mut native_open = None;
+        let info = if record.source.kind == SourceKind::Native {
+            // a fresh copy under a new name: the loader would hand back the mapped library
+            self.native_reloads += 1;
+            let tag = format!("{:p}-{}", self as *const Core, self.native_reloads);
+            let plugins = NativeLibrary::open_copy(&path, LUA_FLAVOR, &tag)?.keep_mapped();
+            let Some(plugin) = plugins.into_iter().find(|p| p.info.manifest.name == id) else {
+                return Err(Error::NotAPlugin {
+                    path: path.to_string_lossy().into_owned(),
+                    reason: format!("the library no longer holds plugin {id:?}"),
+                });
+            };
+            native_open = Some(plugin.open);
+            plugin.info
+        } else {
+            match record.source.manifest_file.clone() {
+                // a folder plugin loaded through its manifest path is read the same way again
+                Some(file) if record.source.path.as_deref() != file.parent() => {
+                    source::inspect(&file)?
+                }
+                _ => source::inspect(&path)?,
+            }
         };
         if info.manifest.name != id {
             return Err(Error::InvalidManifest {
@@ -260,11 +312,15 @@ impl Core {
                 });
             }
         }
-        let entry = info.source.entry.clone().unwrap_or_default();
-        let text = source::read_source(&entry)?;
+        let body = match native_open {
+            Some(open) => Body::Native(open),
+            None => Body::Source(Ok(source::read_source(
+                info.source.entry.as_deref().unwrap_or(Path::new("")),
+            )?)),
+        };
         let config = kept_config(&info.manifest, &self.registry.get(id)?.config);
         self.pending.insert(id.to_owned(), info.clone());
-        Ok((info, text, config))
+        Ok((info, body, config))
     }
 
     fn finish_reload(&mut self, id: &str) -> Result<(), Error> {
@@ -291,17 +347,76 @@ impl Core {
     /// Plans `load_directory`: every plugin in `dir` in dependency order, and
     /// the ones that cannot load with their error.
     fn plan_directory(&mut self, dir: &str) -> Result<DirectoryPlan, Error> {
-        let source::Discovery { found, unreadable } = source::discover(Path::new(dir))?;
+        let source::Discovery { found, unreadable } = source::discover(Path::new(dir), LUA_FLAVOR)?;
         let mut failures: Vec<(String, Error)> = unreadable
             .into_iter()
             .map(|(path, e)| (path.to_string_lossy().into_owned(), e))
             .collect();
+        let order = self.resolve(&found, &mut failures);
+        let loadable: HashSet<&String> = order.iter().collect();
+        let (natives, scripts): (Vec<PluginInfo>, Vec<PluginInfo>) = found
+            .into_iter()
+            .filter(|i| loadable.contains(&i.manifest.name))
+            .partition(|i| i.source.kind == SourceKind::Native);
+        // the entry sources are read now, beside each other, rather than one per load
+        let mut planned: HashMap<String, (PluginInfo, Body)> =
+            source::in_parallel(scripts, |info| {
+                let text =
+                    source::read_source(info.source.entry.as_deref().unwrap_or(Path::new("")));
+                (info.manifest.name.clone(), (info, Body::Source(text)))
+            })
+            .into_iter()
+            .collect();
+        // each library is opened once more, now to stay, for the open functions
+        let mut opened: HashMap<PathBuf, Result<Vec<NativePlugin>, Error>> = HashMap::new();
+        for info in natives {
+            let path = info.source.path.clone().unwrap_or_default();
+            let library = opened.entry(path.clone()).or_insert_with(|| {
+                NativeLibrary::open(&path, LUA_FLAVOR).map(NativeLibrary::keep_mapped)
+            });
+            let body = match library {
+                Ok(plugins) => match plugins
+                    .iter()
+                    .find(|p| p.info.manifest.name == info.manifest.name)
+                {
+                    Some(plugin) => Body::Native(plugin.open),
+                    None => Body::Source(Err(Error::NotAPlugin {
+                        path: path.to_string_lossy().into_owned(),
+                        reason: format!(
+                            "the library no longer holds plugin {:?}",
+                            info.manifest.name
+                        ),
+                    })),
+                },
+                Err(e) => Body::Source(Err(e.clone())),
+            };
+            planned.insert(info.manifest.name.clone(), (info, body));
+        }
+        self.planned = planned;
+        Ok(DirectoryPlan { order, failures })
+    }
+
+    /// Plans loading every plugin of the native library at `path`, in dependency order.
+    fn plan_native(&mut self, path: &str) -> Result<DirectoryPlan, Error> {
+        let plugins = NativeLibrary::open(Path::new(path), LUA_FLAVOR)?.keep_mapped();
+        let infos: Vec<PluginInfo> = plugins.iter().map(|p| p.info.clone()).collect();
+        let mut failures = Vec::new();
+        let order = self.resolve(&infos, &mut failures);
+        self.planned = plugins
+            .into_iter()
+            .map(|p| (p.info.manifest.name.clone(), (p.info, Body::Native(p.open))))
+            .collect();
+        Ok(DirectoryPlan { order, failures })
+    }
+
+    /// Load order of `found` among the loaded plugins; what cannot load goes to `failures`.
+    fn resolve(&self, found: &[PluginInfo], failures: &mut Vec<(String, Error)>) -> Vec<String> {
         let mut resolver = DependencyResolver::new();
         for (id, version) in self.registry.available() {
             resolver.add_available(id, version.clone());
         }
         let mut paths: HashMap<String, String> = HashMap::new();
-        for info in &found {
+        for info in found {
             let path = path_text(&info.source.path)
                 .or_else(|| path_text(&info.source.entry))
                 .unwrap_or_default();
@@ -316,24 +431,7 @@ impl Core {
         for (id, e) in resolution.failures {
             failures.push((paths.get(&id).cloned().unwrap_or(id), e));
         }
-        // the entry sources are read now, beside each other, rather than one per load
-        let loadable: HashSet<&String> = resolution.order.iter().collect();
-        let found: Vec<PluginInfo> = found
-            .into_iter()
-            .filter(|i| loadable.contains(&i.manifest.name))
-            .collect();
-        let read = source::in_parallel(found, |info| {
-            let text = source::read_source(info.source.entry.as_deref().unwrap_or(Path::new("")));
-            (info, text)
-        });
-        self.planned = read
-            .into_iter()
-            .map(|(info, text)| (info.manifest.name.clone(), (info, text)))
-            .collect();
-        Ok(DirectoryPlan {
-            order: resolution.order,
-            failures,
-        })
+        resolution.order
     }
 }
 
@@ -355,7 +453,9 @@ impl UserData for Core {
         methods.add_method_mut("begin_load", |lua, this, path: String| {
             let planned = this.begin_load(&path);
             match planned {
-                Ok((info, text)) => plan_table(lua, &info, Some(text))?.into_lua_multi(lua),
+                Ok((info, text)) => {
+                    plan_table(lua, &info, Some(Body::Source(Ok(text))))?.into_lua_multi(lua)
+                }
                 Err(e) => or_error::<()>(lua, Err(e)),
             }
         });
@@ -396,8 +496,8 @@ impl UserData for Core {
         );
         methods.add_method_mut("begin_reload", |lua, this, id: String| {
             match this.begin_reload(&id) {
-                Ok((info, text, config)) => {
-                    let plan = plan_table(lua, &info, Some(text))?;
+                Ok((info, body, config)) => {
+                    let plan = plan_table(lua, &info, Some(body))?;
                     // the new version's ctx.config: the configuration in force carries over
                     plan.set("current_config", lua.to_value(&config)?)?;
                     plan.into_lua_multi(lua)
@@ -597,19 +697,19 @@ impl UserData for Core {
         });
         methods.add_method_mut("begin_planned", |lua, this, id: String| {
             match this.begin_planned(&id) {
-                Ok((info, text)) => plan_table(lua, &info, Some(text))?.into_lua_multi(lua),
+                Ok((info, body)) => plan_table(lua, &info, Some(body))?.into_lua_multi(lua),
+                Err(e) => or_error::<()>(lua, Err(e)),
+            }
+        });
+        methods.add_method_mut("plan_native", |lua, this, path: String| {
+            match this.plan_native(&path) {
+                Ok(plan) => directory_plan_table(lua, plan)?.into_lua_multi(lua),
                 Err(e) => or_error::<()>(lua, Err(e)),
             }
         });
         methods.add_method_mut("plan_directory", |lua, this, dir: String| {
             match this.plan_directory(&dir) {
-                Ok(plan) => {
-                    let t = lua.create_table()?;
-                    t.set("order", plan.order)?;
-                    let failures = plan.failures.iter().map(|(path, e)| (path.clone(), e));
-                    t.set("failures", failures_table(lua, failures)?)?;
-                    t.into_lua_multi(lua)
-                }
+                Ok(plan) => directory_plan_table(lua, plan)?.into_lua_multi(lua),
                 Err(e) => or_error::<()>(lua, Err(e)),
             }
         });
@@ -774,28 +874,46 @@ fn natives(lua: &Lua) -> mlua::Result<Table> {
     )?;
     natives.set(
         "inspect",
-        lua.create_function(
-            |lua, path: String| match source::inspect(Path::new(&path)) {
-                Ok(info) => info_table(lua, &info.manifest, &info.source)?.into_lua_multi(lua),
+        lua.create_function(|lua, path: String| {
+            let path = Path::new(&path);
+            if !native::is_library_path(path) {
+                return match source::inspect(path) {
+                    Ok(info) => info_table(lua, &info.manifest, &info.source)?.into_lua_multi(lua),
+                    Err(e) => or_error::<()>(lua, Err(e)),
+                };
+            }
+            // a library may hold several plugins: the first, with all of them in `plugins`
+            match native::inspect(path, LUA_FLAVOR) {
+                Ok(infos) => {
+                    let all = lua.create_table()?;
+                    for (i, info) in infos.iter().enumerate() {
+                        all.raw_set(i + 1, info_table(lua, &info.manifest, &info.source)?)?;
+                    }
+                    let first: Table = all.raw_get(1)?;
+                    first.set("plugins", all)?;
+                    first.into_lua_multi(lua)
+                }
                 Err(e) => or_error::<()>(lua, Err(e)),
-            },
-        )?,
+            }
+        })?,
     )?;
     natives.set(
         "discover",
-        lua.create_function(|lua, dir: String| match source::discover(Path::new(&dir)) {
-            Ok(discovery) => {
-                let infos = lua.create_table()?;
-                for (i, info) in discovery.found.iter().enumerate() {
-                    infos.raw_set(i + 1, info_table(lua, &info.manifest, &info.source)?)?;
+        lua.create_function(|lua, dir: String| {
+            match source::discover(Path::new(&dir), LUA_FLAVOR) {
+                Ok(discovery) => {
+                    let infos = lua.create_table()?;
+                    for (i, info) in discovery.found.iter().enumerate() {
+                        infos.raw_set(i + 1, info_table(lua, &info.manifest, &info.source)?)?;
+                    }
+                    let unreadable = discovery
+                        .unreadable
+                        .iter()
+                        .map(|(path, e)| (path.to_string_lossy().into_owned(), e));
+                    (infos, failures_table(lua, unreadable)?).into_lua_multi(lua)
                 }
-                let unreadable = discovery
-                    .unreadable
-                    .iter()
-                    .map(|(path, e)| (path.to_string_lossy().into_owned(), e));
-                (infos, failures_table(lua, unreadable)?).into_lua_multi(lua)
+                Err(e) => or_error::<()>(lua, Err(e)),
             }
-            Err(e) => or_error::<()>(lua, Err(e)),
         })?,
     )?;
     natives.set(

@@ -337,7 +337,15 @@ end
 -- Returns the plugin table and env, or nil and (stage, message, location).
 local function evaluate(self, plan, plugin)
   local env
-  if plugin == nil then
+  if plugin == nil and plan.open then
+    -- a native plugin: its library's open function makes the table
+    local ok, result = protect(plan.open)
+    if not ok then
+      local message, location = split_error(result.value)
+      return nil, "open", message, location ~= "" and location or plan.path
+    end
+    plugin = result
+  elseif plugin == nil then
     env = new_env(self._globals)
     local chunk, syntax = load(plan.source, "@" .. plan.entry, "t", env)
     if not chunk then
@@ -353,7 +361,7 @@ local function evaluate(self, plan, plugin)
   end
   local problem = plugin_problem(plugin, plan)
   if problem then
-    return nil, "entry", problem, plan.entry or ""
+    return nil, plan.open and "open" or "entry", problem, plan.entry or plan.path or ""
   end
   return plugin, env
 end
@@ -514,6 +522,62 @@ local function new_manager(level, opts)
   return self
 end
 
+-- Loads the plugins of a plan from core:plan_directory or core:plan_native, in
+-- its order; one result per plugin, then one per plugin that could not be planned.
+local function load_planned(self, plan, should_start)
+  local results = {}
+  for _, id in ipairs(plan.order) do
+    local approved, refused = self._core:begin_planned(id)
+    local result
+    if approved then
+      result = load_guarded(self, approved, nil, should_start)
+      result.path = approved.path
+    else
+      emit(self, "failed", id, refused)
+      result = failure(refused, { plugin_id = id })
+    end
+    results[#results + 1] = result
+  end
+  for _, failed in ipairs(plan.failures) do
+    emit(self, "failed", failed.plugin_id, failed.error)
+    results[#results + 1] = failure(failed.error, { path = failed.path, plugin_id = failed.plugin_id })
+  end
+  return results
+end
+
+local function is_library(path)
+  local lower = path:lower()
+  return lower:match("%.so$") ~= nil or lower:match("%.dll$") ~= nil or lower:match("%.dylib$") ~= nil
+end
+
+-- A library holds one plugin or several: they load in dependency order, and
+-- the result speaks for all of them.
+local function load_library(self, path, should_start)
+  local plan, err = self._core:plan_native(path)
+  if not plan then
+    emit(self, "failed", nil, err)
+    return failure(err, { path = path })
+  end
+  local results = load_planned(self, plan, should_start)
+  local ids = {}
+  local first_error
+  for _, result in ipairs(results) do
+    if result.success then
+      ids[#ids + 1] = result.plugin_id
+    elseif first_error == nil then
+      first_error = result.error
+    end
+  end
+  return {
+    success = first_error == nil,
+    plugin_id = ids[1] or (results[1] and results[1].plugin_id),
+    plugin_ids = ids,
+    results = results,
+    error = first_error,
+    path = path,
+  }
+end
+
 --- Loads the plugin at `path`: a folder with plugin.toml/plugin.json, a path to
 --- such a manifest, or a single .lua file. Returns { success, plugin_id, error }.
 function Manager:load_plugin(path, opts)
@@ -522,6 +586,13 @@ function Manager:load_plugin(path, opts)
     error("PluginManager:load_plugin: argument 'path' must be a string, got " .. describe(path), 2)
   end
   opts = check_options("PluginManager:load_plugin", opts, LOAD_OPTIONS, 2)
+  if is_library(path) then
+    local should_start = opts.start
+    if should_start == nil then
+      should_start = self._autostart
+    end
+    return load_library(self, path, should_start)
+  end
   local plan, err, refused_id = self._core:begin_load(path)
   if not plan then
     emit(self, "failed", refused_id, err)
@@ -574,24 +645,7 @@ function Manager:load_directory(dir, opts)
   if should_start == nil then
     should_start = self._autostart
   end
-  local results = {}
-  for _, id in ipairs(plan.order) do
-    local approved, refused = self._core:begin_planned(id)
-    local result
-    if approved then
-      result = load_guarded(self, approved, nil, should_start)
-      result.path = approved.path
-    else
-      emit(self, "failed", id, refused)
-      result = failure(refused, { plugin_id = id })
-    end
-    results[#results + 1] = result
-  end
-  for _, failed in ipairs(plan.failures) do
-    emit(self, "failed", nil, failed.error)
-    results[#results + 1] = failure(failed.error, { path = failed.path })
-  end
-  return results
+  return load_planned(self, plan, should_start)
 end
 
 function Manager:start_plugin(id)

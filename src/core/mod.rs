@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod lua;
 pub mod lua_manifest;
 pub mod manifest;
+pub mod native;
 pub mod registry;
 pub mod resolver;
 pub mod source;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::lua_manifest::extract_manifest;
 use super::manifest::{DEFAULT_ENTRY, Manifest};
+use super::native;
 use crate::error::Error;
 
 /// Manifests are small; a larger file is a mistake, not a manifest.
@@ -240,7 +241,7 @@ pub struct Discovery {
 
 /// Every plugin directly inside `dir` (folders with a manifest, `.lua` files),
 /// by file name; what looks like a plugin but cannot be read is listed with its error.
-pub fn discover(dir: &Path) -> Result<Discovery, Error> {
+pub fn discover(dir: &Path, host_flavor: &str) -> Result<Discovery, Error> {
     let entries = fs::read_dir(dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::NotFound { path: display(dir) },
         _ => Error::NotAPlugin {
@@ -281,8 +282,12 @@ pub fn discover(dir: &Path) -> Result<Discovery, Error> {
                 manifest_file: Some(manifest_file),
                 entry: None,
             })
+            .map(|info| vec![info])
         } else if extension(&path).as_deref() == Some("lua") {
-            inspect(&path)
+            inspect(&path).map(|info| vec![info])
+        } else if native::is_library_path(&path) {
+            // one library may hold several plugins
+            native::inspect(&path, host_flavor)
         } else {
             return None;
         };
@@ -291,7 +296,7 @@ pub fn discover(dir: &Path) -> Result<Discovery, Error> {
     let mut discovery = Discovery::default();
     for (path, result) in read.into_iter().flatten() {
         match result {
-            Ok(info) => discovery.found.push(info),
+            Ok(infos) => discovery.found.extend(infos),
             Err(e) => discovery.unreadable.push((path, e)),
         }
     }
@@ -488,13 +493,13 @@ mod tests {
         let Discovery {
             found,
             unreadable: failed,
-        } = discover(&tmp.0)?;
+        } = discover(&tmp.0, "lua54")?;
         let names: Vec<&str> = found.iter().map(|i| i.manifest.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].0, tmp.0.join("broken"));
         assert!(matches!(
-            discover(&tmp.0.join("missing")),
+            discover(&tmp.0.join("missing"), "lua54"),
             Err(Error::NotFound { .. })
         ));
         Ok(())

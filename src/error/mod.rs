@@ -25,6 +25,20 @@ pub enum Error {
     ModuleNotFound { name: String, searched: Vec<String> },
     /// A path exists but holds nothing qtforge can load as a plugin.
     NotAPlugin { path: String, reason: String },
+    /// A native library does not export the descriptor function.
+    SymbolMissing { path: String, symbol: String },
+    /// A native library was built for another version of the plugin ABI.
+    AbiMismatch {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
+    /// A native library was built for another Lua (a Lua 5.4 build in a LuaJIT host).
+    LuaMismatch {
+        path: String,
+        found: String,
+        host: String,
+    },
     /// A manifest does not parse, or a field in it is missing, unknown or wrong.
     InvalidManifest { source: String, reason: String },
     /// A plugin was written for a qtforge plugin API this host does not offer.
@@ -87,6 +101,9 @@ impl Error {
                 "not_found"
             }
             Error::NotAPlugin { .. } => "not_a_plugin",
+            Error::SymbolMissing { .. } => "symbol_missing",
+            Error::AbiMismatch { .. } => "abi_mismatch",
+            Error::LuaMismatch { .. } => "lua_mismatch",
             Error::InvalidManifest { .. } => "invalid_manifest",
             Error::ApiVersionMismatch { .. } => "api_version_mismatch",
             Error::AlreadyLoaded { .. } => "already_loaded",
@@ -134,6 +151,9 @@ impl Error {
             | Error::AlreadyLoaded { .. }
             | Error::DependencyVersion { .. }
             | Error::InvalidState { .. } => String::new(),
+            Error::SymbolMissing { path, .. }
+            | Error::AbiMismatch { path, .. }
+            | Error::LuaMismatch { path, .. } => path.clone(),
         }
     }
 }
@@ -151,6 +171,22 @@ impl fmt::Display for Error {
                 write!(f, "no module {name:?} in the plugin's folder")
             }
             Error::NotAPlugin { path, .. } => write!(f, "{path} is not a plugin qtforge can load"),
+            Error::SymbolMissing { symbol, .. } => {
+                write!(
+                    f,
+                    "the library does not export {symbol}: it is not a qtforge plugin library"
+                )
+            }
+            Error::AbiMismatch {
+                found, expected, ..
+            } => write!(
+                f,
+                "the library was built for plugin ABI version {found}, this qtforge reads version {expected}"
+            ),
+            Error::LuaMismatch { found, host, .. } => write!(
+                f,
+                "the library was built for {found}, but this host runs {host}: build it with the {host} feature"
+            ),
             Error::InvalidManifest { source, .. } => write!(f, "invalid manifest in {source}"),
             Error::ApiVersionMismatch {
                 plugin,

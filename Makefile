@@ -19,7 +19,7 @@ lua_env = LUA_CPATH="$(CURDIR)/build/$(1)/?.so;;" \
 
 RESULTS := build/test-results.txt
 
-.PHONY: all build build-all deps test unit specs hosts rock lint demo bench clean FORCE
+.PHONY: all build build-all examples deps test unit specs hosts rock lint demo bench clean FORCE
 
 all: build
 
@@ -32,13 +32,17 @@ build/%/qtforge.so: FORCE
 	@mkdir -p $(@D)
 	@cp target/$*/release/libqtforge.so $@.tmp && mv $@.tmp $@
 
+# the native example plugins (Rust and C) for both interpreters: build/<lua>/plugins/
+examples:
+	bash scripts/build-examples.sh $(INTERPRETERS)
+
 deps:
 	@bash scripts/install-deps.sh
 
 # everything, for both interpreters; the last line sums what ran
 test: deps
 	@mkdir -p build && : > $(RESULTS)
-	$(MAKE) --no-print-directory build-all
+	$(MAKE) --no-print-directory build-all examples
 	$(MAKE) --no-print-directory unit specs hosts rock lint
 	@bash scripts/summary.sh $(RESULTS)
 
@@ -46,7 +50,7 @@ unit:
 	$(CARGO) test --locked 2>&1 | tee build/cargo-test.log
 	@bash scripts/record.sh cargo-test build/cargo-test.log $(RESULTS)
 
-specs: build-all
+specs: build-all examples
 	@for lua in $(INTERPRETERS); do \
 		QTFORGE_RESULTS=$(RESULTS) bash scripts/run-specs.sh $$lua || exit 1; \
 	done
@@ -61,12 +65,14 @@ lint:
 	$(CARGO) fmt --all -- --check
 	CARGO_TARGET_DIR=target/lua5.4 $(CARGO) clippy --locked --all-targets -- -D warnings
 	CARGO_TARGET_DIR=target/luajit $(CARGO) clippy --locked --all-targets --no-default-features --features luajit -- -D warnings
+	CARGO_TARGET_DIR=target/lua5.4 $(CARGO) clippy --locked -p qtforge-plugin --features lua54 -- -D warnings
+	CARGO_TARGET_DIR=target/luajit $(CARGO) clippy --locked -p qtforge-plugin --features luajit -- -D warnings
 	luacheck --quiet spec lua examples bench src
 
 demo: deps build
 	@$(call lua_env,$(LUA)) $(LUA) examples/quickstart.lua
 
-bench: build-all
+bench: build-all examples
 	@for lua in $(INTERPRETERS); do \
 		$(call lua_env,$$lua) $$lua bench/run.lua || exit 1; \
 	done

@@ -66,17 +66,32 @@ typedef struct qtforge_plugin_info {
     lua_CFunction open;
 } qtforge_plugin_info;
 
-/* What qtforge_plugin_descriptor returns. */
-typedef struct qtforge_plugin_descriptor {
+/* What qtforge_plugin_descriptor returns. (The type is qtforge_descriptor: in C a
+ * typedef and a function share one namespace, and the function needs the name.) */
+typedef struct qtforge_descriptor {
     uint32_t abi_version;   /* QTFORGE_PLUGIN_ABI_VERSION */
     const char *lua_flavor; /* QTFORGE_LUA54 or QTFORGE_LUAJIT */
     size_t plugin_count;
     const qtforge_plugin_info *plugins;
-} qtforge_plugin_descriptor;
+} qtforge_descriptor;
+
+/* Makes the descriptor function visible, even under -fvisibility=hidden. */
+#if defined(_WIN32)
+#define QTFORGE_PLUGIN_EXPORT __declspec(dllexport)
+#else
+#define QTFORGE_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
 
 /* The one function a plugin library exports. It must only return a pointer to
- * static data: qtforge calls it to read plugin info without loading anything. */
-typedef const qtforge_plugin_descriptor *(*qtforge_plugin_descriptor_fn)(void);
+ * static data: qtforge calls it to read plugin info without loading anything.
+ *
+ *   QTFORGE_PLUGIN_EXPORT const qtforge_descriptor *qtforge_plugin_descriptor(void) {
+ *       return &descriptor;
+ *   }
+ */
+QTFORGE_PLUGIN_EXPORT const qtforge_descriptor *qtforge_plugin_descriptor(void);
+
+typedef const qtforge_descriptor *(*qtforge_descriptor_fn)(void);
 
 #ifdef __cplusplus
 }

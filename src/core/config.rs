@@ -33,11 +33,23 @@ fn join(prefix: &str, key: &str) -> String {
 }
 
 /// Checks `changes` against `defaults` and returns `current` with the changes applied.
-/// On error nothing is applied.
+/// On error nothing is applied. A plugin that cannot declare its configuration
+/// (a native one: the ABI has no `[config]`) passes `declared = false` and takes
+/// any keys; the types of the values it already has still hold.
 pub fn apply(
     defaults: &Map<String, Value>,
     current: &Map<String, Value>,
     changes: &Value,
+) -> Result<Map<String, Value>, ConfigError> {
+    apply_to(defaults, current, changes, true)
+}
+
+/// [`apply`], for plugins whose configuration is declared (`declared`) or not.
+pub fn apply_to(
+    defaults: &Map<String, Value>,
+    current: &Map<String, Value>,
+    changes: &Value,
+    declared: bool,
 ) -> Result<Map<String, Value>, ConfigError> {
     let Value::Object(changes) = changes else {
         return Err(ConfigError {
@@ -46,7 +58,12 @@ pub fn apply(
         });
     };
     let mut merged = current.clone();
-    merge(defaults, &mut merged, changes, "")?;
+    if !declared && defaults.is_empty() {
+        // nothing declared: what the plugin has so far fixes the types
+        merge(current, &mut merged, changes, "", true)?;
+        return Ok(merged);
+    }
+    merge(defaults, &mut merged, changes, "", false)?;
     Ok(merged)
 }
 
@@ -73,9 +90,11 @@ fn merge(
     target: &mut Map<String, Value>,
     changes: &Map<String, Value>,
     prefix: &str,
+    open: bool,
 ) -> Result<(), ConfigError> {
-    // an empty table in the defaults is free-form: the plugin takes any keys there
-    let free_form = defaults.is_empty() && !prefix.is_empty();
+    // an empty table in the defaults is free-form: the plugin takes any keys there;
+    // so is every table of an `open` (undeclared) configuration
+    let free_form = open || (defaults.is_empty() && !prefix.is_empty());
     for (key, value) in changes {
         let path = join(prefix, key);
         let Some(default) = defaults.get(key) else {
@@ -102,7 +121,7 @@ fn merge(
                     *slot = Value::Object(Map::new());
                 }
                 if let Value::Object(nested_target) = slot {
-                    merge(nested_defaults, nested_target, nested_changes, &path)?;
+                    merge(nested_defaults, nested_target, nested_changes, &path, open)?;
                 }
             }
             _ => {
@@ -264,6 +283,23 @@ mod tests {
         assert_eq!(kept["greeting"], "Hi");
         assert_eq!(kept["retries"], "three");
         assert!(!kept.contains_key("gone"));
+    }
+
+    #[test]
+    fn an_undeclared_configuration_takes_any_keys_and_keeps_their_types() -> Result<(), ConfigError>
+    {
+        let empty = Map::new();
+        let first = apply_to(&empty, &empty, &json!({"greeting": "Hi", "n": 1}), false)?;
+        assert_eq!(first["greeting"], "Hi");
+        let second = apply_to(&empty, &first, &json!({"n": 2, "extra": true}), false)?;
+        assert_eq!(
+            (second["n"].clone(), second["extra"].clone()),
+            (json!(2), json!(true))
+        );
+        let err = apply_to(&empty, &second, &json!({"n": "two"}), false).err();
+        assert_eq!(err.map(|e| e.key), Some("n".to_owned()));
+        assert!(apply_to(&empty, &empty, &json!({"x": 1}), true).is_err());
+        Ok(())
     }
 
     #[test]

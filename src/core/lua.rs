@@ -667,13 +667,15 @@ impl UserData for Core {
                 let checked = this.registry.get(&id).and_then(|r| {
                     lifecycle_check(r, Operation::Configure)?;
                     let changes = to_json(lua, changes, &id)?;
-                    config::apply(&r.manifest.config, &r.config, &changes).map_err(|e| {
-                        Error::InvalidConfig {
+                    // a native plugin cannot declare [config]: its configuration is open
+                    let declared = r.source.kind != SourceKind::Native;
+                    config::apply_to(&r.manifest.config, &r.config, &changes, declared).map_err(
+                        |e| Error::InvalidConfig {
                             plugin: id.clone(),
                             key: e.key,
                             reason: e.reason,
-                        }
-                    })
+                        },
+                    )
                 });
                 match checked {
                     Ok(merged) => {

@@ -48,9 +48,13 @@ local function safe_tostring(value)
   return "(an error value of type " .. type(value) .. ")"
 end
 
--- "path/init.lua:12: boom" -> "boom", "path/init.lua:12"
+-- "path/init.lua:12: boom" -> "boom", "path/init.lua:12". An error from a native
+-- plugin's own copy of mlua reads "runtime error: boom\nstack traceback:\n...":
+-- the traceback is not the message.
 local function split_error(value)
   local text = safe_tostring(value)
+  text = text:match("^(.-)\nstack traceback:") or text
+  text = text:match("^runtime error: (.*)$") or text
   local location, message = string_match(text, "^(.-:%d+): (.*)$")
   if location then
     return message, location
@@ -144,6 +148,26 @@ end
 ---------------------------------------------------------------------------
 -- PluginManager
 ---------------------------------------------------------------------------
+
+-- Shut down when collected: plugins get on_stop and on_unload (a table __gc is
+-- 5.4 only, hence a proxy). At lua_close, finalizers run newest first, and a
+-- native plugin's own copy of mlua keeps its state in a finalized userdata made
+-- when the plugin opened: the shutdown must run before that is gone, so the
+-- sentinel is made anew (and the old one disarmed) after every native open.
+local function arm_sentinel(self)
+  local previous = self._sentinel_guard
+  if previous then
+    previous.armed = false
+  end
+  local guard = { armed = true }
+  self._sentinel_guard = guard
+  self._sentinel = gc_sentinel(function()
+    if guard.armed then
+      guard.armed = false
+      pcall(self.shutdown, self)
+    end
+  end)
+end
 
 local Manager = { __name = "qtforge.core.PluginManager" }
 Manager.__index = Manager
@@ -340,6 +364,7 @@ local function evaluate(self, plan, plugin)
   if plugin == nil and plan.open then
     -- a native plugin: its library's open function makes the table
     local ok, result = protect(plan.open)
+    arm_sentinel(self)
     if not ok then
       local message, location = split_error(result.value)
       return nil, "open", message, location ~= "" and location or plan.path
@@ -515,10 +540,7 @@ local function new_manager(level, opts)
     _updates = 0,
     _update_errors = 0,
   }, Manager)
-  -- shut down when collected: plugins get on_stop and on_unload (a table __gc is 5.4 only)
-  self._sentinel = gc_sentinel(function()
-    pcall(Manager.shutdown, self)
-  end)
+  arm_sentinel(self)
   return self
 end
 

@@ -1,5 +1,7 @@
 # qtforge: the one entry point. `make demo` shows it working, `make test` proves it.
 # LUA picks the interpreter a single-interpreter target builds or runs for.
+# bash: recipes use pipefail, so a failure piped into tee still fails
+SHELL := /bin/bash
 LUA ?= lua5.4
 CARGO ?= cargo
 INTERPRETERS := lua5.4 luajit
@@ -47,7 +49,10 @@ test: deps
 	@bash scripts/summary.sh $(RESULTS)
 
 unit:
-	$(CARGO) test --locked 2>&1 | tee build/cargo-test.log
+	@mkdir -p build
+	set -o pipefail; { $(CARGO) test --locked && \
+		CARGO_TARGET_DIR=target/lua5.4 $(CARGO) test --locked -p qtforge-plugin --features lua54; } \
+		2>&1 | tee build/cargo-test.log
 	@bash scripts/record.sh cargo-test build/cargo-test.log $(RESULTS)
 
 specs: build-all examples

@@ -8,6 +8,7 @@ local harness = require("harness")
 local BENCHMARKS = {
   "version_bench",
   "core_bench",
+  "native_bench",
 }
 
 print("qtforge bench under " .. harness.interpreter())

@@ -17,6 +17,8 @@ local core = {}
 ---@field unloaded? string[] `unload_plugin`: every plugin unloaded, in order
 ---@field errors? qtforge.Error[] `unload_plugin`: hook errors met on the way (the unload still completed)
 ---@field config? table `configure_plugin`: the configuration now in force
+---@field plugin_ids? string[] `load_plugin` of a library: the plugins it loaded, in order
+---@field results? qtforge.PluginResult[] `load_plugin` of a library: one result per plugin
 
 ---@class qtforge.PluginDependencyInfo
 ---@field name string
@@ -30,7 +32,8 @@ local core = {}
 ---@field version string
 ---@field description string
 ---@field api_version string
----@field kind "folder"|"file"|"inline"
+---@field kind "folder"|"file"|"inline"|"native"
+---@field plugins? qtforge.PluginInfo[] `PluginLoader.inspect` of a library: every plugin in it
 ---@field path? string the folder or `.lua` file
 ---@field root? string the folder `ctx.require` loads modules from
 ---@field entry? string the Lua file that returns the plugin table
@@ -241,7 +244,7 @@ function PluginRegistry:find_by_capability(capability) end
 ---@return qtforge.Plugin[]
 function PluginRegistry:find_by_state(state) end
 
----@param kind "folder"|"file"|"inline"
+---@param kind "folder"|"file"|"inline"|"native"
 ---@return qtforge.Plugin[]
 function PluginRegistry:find_by_kind(kind) end
 

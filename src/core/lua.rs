@@ -135,8 +135,13 @@ fn node(manifest: &Manifest) -> Node {
 
 /// The configuration a reloaded plugin runs with: the values set at run time
 /// where the new defaults still have the key and type, else the new defaults.
-fn kept_config(manifest: &Manifest, current: &Map<String, Json>) -> Map<String, Json> {
-    config::carry_over(&manifest.config, current)
+/// A native plugin declares no defaults (its configuration is open, as in
+/// `check_config`): it keeps every value set at run time.
+fn kept_config(info: &PluginInfo, current: &Map<String, Json>) -> Map<String, Json> {
+    if info.source.kind == SourceKind::Native && info.manifest.config.is_empty() {
+        return current.clone();
+    }
+    config::carry_over(&info.manifest.config, current)
 }
 
 /// How a planned plugin makes its table.
@@ -318,7 +323,7 @@ impl Core {
                 info.source.entry.as_deref().unwrap_or(Path::new("")),
             )?)),
         };
-        let config = kept_config(&info.manifest, &self.registry.get(id)?.config);
+        let config = kept_config(&info, &self.registry.get(id)?.config);
         self.pending.insert(id.to_owned(), info.clone());
         Ok((info, body, config))
     }
@@ -329,7 +334,7 @@ impl Core {
             .remove(id)
             .ok_or_else(|| Error::UnknownPlugin { id: id.to_owned() })?;
         let record = self.registry.get_mut(id)?;
-        record.config = kept_config(&info.manifest, &record.config);
+        record.config = kept_config(&info, &record.config);
         record.manifest = info.manifest;
         record.source = info.source;
         record.reloads += 1;

@@ -185,7 +185,7 @@ impl fmt::Display for Error {
             ),
             Error::LuaMismatch { found, host, .. } => write!(
                 f,
-                "the library was built for {found}, but this host runs {host}: build it with the {host} feature"
+                "the library was built for {found}, but this host runs {host}: rebuild it for {host}"
             ),
             Error::InvalidManifest { source, .. } => write!(f, "invalid manifest in {source}"),
             Error::ApiVersionMismatch {

@@ -2,35 +2,13 @@
 -- running these specs, from spec/fixtures as its working directory.
 local fs = require("support.fs")
 local plugins = require("support.plugins")
+local child = require("support.child")
 
 local FIXTURES = plugins.FIXTURES:match("^(.*)/plugins$")
 
-local function shell_quote(text)
-  return "'" .. text:gsub("'", "'\\''") .. "'"
-end
-
--- The command busted runs under (`lua5.4` or `luajit`), so the example runs under the same one.
-local function interpreter()
-  local i = -1
-  while arg[i - 1] do
-    i = i - 1
-  end
-  return arg[i] or (jit and "luajit" or "lua5.4")
-end
-
--- Runs `script` in spec/fixtures; LUA_CPATH (the fresh build) is inherited.
--- Returns its output lines and whether it exited cleanly.
+-- Runs `script` in spec/fixtures.
 local function run(script)
-  local command = string.format("cd %s && %s %s 2>&1; echo \"exit $?\"", shell_quote(FIXTURES),
-    shell_quote(interpreter()), script)
-  local pipe = assert(io.popen(command))
-  local lines = {}
-  for line in pipe:lines() do
-    lines[#lines + 1] = line
-  end
-  pipe:close()
-  local status = table.remove(lines)
-  return lines, status
+  return child.run(FIXTURES, script)
 end
 
 describe("the seed's Basic Plugin Management example", function()

@@ -4,43 +4,18 @@
 -- manager's finalizer runs at lua_close (the regression tests of a crash there).
 local fs = require("support.fs")
 local plugins = require("support.plugins")
+local child = require("support.child")
 
 local FIXTURES = plugins.FIXTURES:match("^(.*)/plugins$")
 local FLAVOR = jit and "luajit" or "lua5.4"
 local LIBS = "build/" .. FLAVOR .. "/plugins/"
-
-local function shell_quote(text)
-  return "'" .. text:gsub("'", "'\\''") .. "'"
-end
-
--- The command busted runs under (`lua5.4` or `luajit`), so the scripts run under the same one.
-local function interpreter()
-  local i = -1
-  while arg[i - 1] do
-    i = i - 1
-  end
-  return arg[i] or (jit and "luajit" or "lua5.4")
-end
 
 local function copy(from, to)
   fs.write(to, assert(fs.read(from), from .. " is missing: run `make examples`"))
   return to
 end
 
--- Runs `script` (a path) in `dir` with `args`; LUA_CPATH (the fresh build) is inherited.
--- Returns its output lines (stdout and stderr) and "exit <status>".
-local function run(dir, script, args)
-  local command = string.format("cd %s && %s %s %s 2>&1; echo \"exit $?\"", shell_quote(dir),
-    shell_quote(interpreter()), shell_quote(script), args or "")
-  local pipe = assert(io.popen(command))
-  local lines = {}
-  for line in pipe:lines() do
-    lines[#lines + 1] = line
-  end
-  pipe:close()
-  local status = table.remove(lines)
-  return lines, status
-end
+local run = child.run
 
 describe("the seed's Basic Plugin Management example with a native library", function()
   local root
@@ -139,7 +114,7 @@ print("count " .. manager:call("hello", "count"))
 print(table.concat(manager:load_order(), " "))
 print("end of script")
 ]])
-    local lines, status = run(root, "script.lua", shell_quote(libs))
+    local lines, status = run(root, "script.lua", child.quote(libs))
     assert.are.same({
       "hello.so true",
       "bundle.so true",
@@ -194,7 +169,7 @@ second:unload_plugin("hello")
 collectgarbage()
 print("end of script")
 ]])
-    local lines, status = run(root, "script.lua", shell_quote(libs))
+    local lines, status = run(root, "script.lua", child.quote(libs))
     assert.are.same({
       "Hello, first!",
       "6",
@@ -228,7 +203,7 @@ b:unload_plugin("bundle_base", { cascade = true })
 HANDLES = { a:get_plugin("hello"), b:get_plugin("c_hello"), a:get_plugin("bundle_extra").exports }
 print("end of script")
 ]])
-    local lines, status = run(root, "script.lua", shell_quote(libs))
+    local lines, status = run(root, "script.lua", child.quote(libs))
     assert.are.same({ "1\t0", "end of script" }, lines)
     assert.are.equal("exit 0", status)
   end)
@@ -245,7 +220,7 @@ end)
 print("exiting")
 os.exit(0, true)
 ]])
-    local lines, status = run(root, "script.lua", shell_quote(libs))
+    local lines, status = run(root, "script.lua", child.quote(libs))
     assert.are.same({
       "exiting",
       "unloaded c_hello",

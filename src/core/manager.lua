@@ -36,6 +36,17 @@ local function describe(value)
   return type(value)
 end
 
+-- A check that a method was called with ':' on an object of `class` (a metatable):
+-- check(fname, self) raises at the caller of the method otherwise.
+local function method_check(class, what)
+  local suffix = ": call it with ':' on " .. what .. ", got "
+  return function(fname, self)
+    if getmetatable(self) ~= class then
+      error(fname .. suffix .. describe(self), 3)
+    end
+  end
+end
+
 -- tostring that survives error objects whose __tostring throws or returns a non-string
 local function safe_tostring(value)
   if type(value) == "string" then
@@ -515,11 +526,7 @@ local function load_guarded(self, plan, plugin, should_start)
   error(result, 0)
 end
 
-local function check_manager(fname, self)
-  if getmetatable(self) ~= Manager then
-    error(fname .. ": call it with ':' on a PluginManager, got " .. describe(self), 3)
-  end
-end
+local check_manager = method_check(Manager, "a PluginManager")
 
 --- PluginManager(opts): opts.autostart (default true) starts plugins as they load;
 --- opts.log(level, plugin_id, message, fields) receives plugin and manager logs.
@@ -1003,11 +1010,7 @@ local function handle_instance(h, fname)
   return inst
 end
 
-local function check_handle(fname, h)
-  if getmetatable(h) ~= HandleMeta then
-    error(fname .. ": call it with ':' on a plugin handle, got " .. describe(h), 3)
-  end
-end
+local check_handle = method_check(HandleMeta, "a plugin handle")
 
 -- The method `plugin:f(...)` (or `plugin.f(...)`) that calls export f of
 -- whatever version of the plugin is loaded when it runs.
@@ -1228,11 +1231,7 @@ Registry.__tostring = function(self)
   return string_format("qtforge.core.PluginRegistry (%d plugins)", #self._manager._order)
 end
 
-local function check_registry(fname, self)
-  if getmetatable(self) ~= Registry then
-    error(fname .. ": call it with ':' on a PluginRegistry, got " .. describe(self), 3)
-  end
-end
+local check_registry = method_check(Registry, "a PluginRegistry")
 
 local function handles(manager, ids)
   local list = {}
@@ -1304,11 +1303,7 @@ Lifecycle.__tostring = function(self)
   return string_format("qtforge.core.PluginLifecycleManager (%d plugins)", #self._manager._order)
 end
 
-local function check_lifecycle(fname, self)
-  if getmetatable(self) ~= Lifecycle then
-    error(fname .. ": call it with ':' on a PluginLifecycleManager, got " .. describe(self), 3)
-  end
-end
+local check_lifecycle = method_check(Lifecycle, "a PluginLifecycleManager")
 
 local function new_lifecycle(level, manager)
   if getmetatable(manager) ~= Manager then
@@ -1448,11 +1443,7 @@ end
 local Resolver = { __name = "qtforge.core.PluginDependencyResolver" }
 Resolver.__index = Resolver
 
-local function check_resolver(fname, self)
-  if getmetatable(self) ~= Resolver then
-    error(fname .. ": call it with ':' on a PluginDependencyResolver, got " .. describe(self), 3)
-  end
-end
+local check_resolver = method_check(Resolver, "a PluginDependencyResolver")
 
 --- Adds a plugin: an info table from PluginLoader.inspect, or { id, version,
 --- dependencies = { { name, version, optional } }, before, after, priority }.

@@ -433,38 +433,31 @@ local function new_instance(self, plan, plugin, env)
   return inst
 end
 
-local function start(self, id)
+-- start and stop: check the operation is allowed, run its hook, record the new state.
+-- A hook that raises makes the plugin failed.
+local function transition(self, id, operation, hook, state, event)
   local core = self._core
-  local target, err = core:check(id, "start")
+  local target, err = core:check(id, operation)
   if not target then
     return failure(err)
   end
   local inst = instance_of(self, id)
-  local ok, captured = call_hook(inst, "on_start", inst.ctx)
+  local ok, captured = call_hook(inst, hook, inst.ctx)
   if not ok then
-    return failure(fail_plugin(self, inst, "on_start", captured), { plugin_id = id })
+    return failure(fail_plugin(self, inst, hook, captured), { plugin_id = id })
   end
-  core:set_state(id, "running")
-  set_state(self, inst, "running")
-  emit(self, "started", id)
+  core:set_state(id, state)
+  set_state(self, inst, state)
+  emit(self, event, id)
   return success(id)
 end
 
+local function start(self, id)
+  return transition(self, id, "start", "on_start", "running", "started")
+end
+
 local function stop(self, id)
-  local core = self._core
-  local target, err = core:check(id, "stop")
-  if not target then
-    return failure(err)
-  end
-  local inst = instance_of(self, id)
-  local ok, captured = call_hook(inst, "on_stop", inst.ctx)
-  if not ok then
-    return failure(fail_plugin(self, inst, "on_stop", captured), { plugin_id = id })
-  end
-  core:set_state(id, "stopped")
-  set_state(self, inst, "stopped")
-  emit(self, "stopped", id)
-  return success(id)
+  return transition(self, id, "stop", "on_stop", "stopped", "stopped")
 end
 
 -- Runs an approved plan to a loaded (and, if asked, running) plugin.

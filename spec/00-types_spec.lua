@@ -57,6 +57,16 @@ describe("lua/types", function()
     end
   end)
 
+  it("declares every field and function of qtforge.utils", function()
+    for name, value in pairs(qtforge.utils) do
+      if type(value) == "function" then
+        assert.truthy(stubs:find("function utils%." .. escape(name) .. "%("), "no stub for qtforge.utils." .. name)
+      else
+        assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.utils." .. name)
+      end
+    end
+  end)
+
   it("declares every field of qtforge.core", function()
     for name in pairs(qtforge.core) do
       assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.core." .. name)

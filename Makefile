@@ -60,7 +60,7 @@ specs: build-all examples
 		QTFORGE_RESULTS=$(RESULTS) bash scripts/run-specs.sh $$lua || exit 1; \
 	done
 
-hosts: build/luajit/qtforge.so
+hosts: build/luajit/qtforge.so examples
 	bash scripts/host-tests.sh $(RESULTS)
 
 rock:

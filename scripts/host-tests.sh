@@ -17,6 +17,8 @@ cd "$root"
 
 so="$root/build/luajit/qtforge.so"
 cpath="$root/build/luajit/?.so"
+# the native example plugins for LuaJIT (make examples): a host loads hello.so
+plugins="$root/build/luajit/plugins"
 # what the module must report: Cargo.toml is where its version comes from
 expected=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 nginx_modules=/usr/lib/nginx/modules
@@ -98,6 +100,7 @@ start_nginx() {
     conf=${template//@PREFIX@/$prefix}
     conf=${conf//@PORT@/$port}
     conf=${conf//@CPATH@/$cpath}
+    conf=${conf//@PLUGINS@/$plugins}
     printf '%s\n' "$conf" > "$prefix/conf/nginx.conf"
     "${host_env[@]}" nginx -p "$prefix/" -c "$prefix/conf/nginx.conf" -e stderr \
       > "$tmp/nginx-start.log" 2>&1 < /dev/null &
@@ -149,6 +152,7 @@ if start_nginx; then
   check_get /version "$expected"
   check_get /flavor luajit
   check_get /compare "1.2.3 < 2.0.0: true"
+  check_get /plugin "Hello, nginx! (hello 1.0.0 running)"
   # startup messages (init_by_lua's included) go to stderr, the rest to error.log
   if grep -hE '\[(error|crit|alert|emerg)\]' "$tmp/nginx-start.log" "$tmp/nginx/logs/error.log" \
     > "$tmp/nginx-errors.log"; then
@@ -171,7 +175,7 @@ fi
 
 # conf.lua turns off every module that needs a display, so no DISPLAY or xvfb
 love_status=0
-QTFORGE_CPATH="$cpath" QTFORGE_EXPECT_VERSION="$expected" \
+QTFORGE_CPATH="$cpath" QTFORGE_EXPECT_VERSION="$expected" QTFORGE_PLUGINS="$plugins" \
   timeout -k 5 20 "${host_env[@]}" love spec/hosts/love \
   > "$tmp/love.out" 2> "$tmp/love.err" < /dev/null || love_status=$?
 love_version=$("${host_env[@]}" love --version 2>/dev/null | head -n 1 || true)
@@ -185,13 +189,14 @@ else
     4) why="wrong qtforge.version" ;;
     5) why="wrong qtforge.lua_flavor" ;;
     6) why="wrong Version comparison" ;;
+    7) why="the native plugin did not load or answer" ;;
     124 | 137) why="timed out after 20s" ;;
     *) why="unexpected status" ;;
   esac
   not_ok "love exits 0, got $love_status: $why"
   show "$tmp/love.err"
 fi
-want="qtforge $expected luajit: 1.2.3 < 2.0.0"
+want="qtforge $expected luajit: 1.2.3 < 2.0.0; Hello, love! after 1 frame"
 if [ "$(cat "$tmp/love.out")" = "$want" ]; then
   ok "love prints \"$want\""
 else

@@ -11,6 +11,7 @@ local EXIT = {
   wrong_version = 4,
   wrong_flavor = 5,
   wrong_compare = 6,
+  plugin_failed = 7,
 }
 
 local function fail(code, message)
@@ -49,7 +50,19 @@ local function run()
     return fail(EXIT.wrong_compare, ("%s < %s does not hold"):format(tostring(a), tostring(b)))
   end
 
-  io.stdout:write(("qtforge %s %s: %s < %s\n"):format(qtforge.version, qtforge.lua_flavor, tostring(a), tostring(b)))
+  -- a native plugin, and the frame loop that drives plugins
+  local manager = qtforge.core.PluginManager()
+  local loaded = manager:load_plugin((os.getenv("QTFORGE_PLUGINS") or "") .. "/hello.so")
+  if not loaded.success then
+    return fail(EXIT.plugin_failed, "hello.so did not load: " .. tostring(loaded.error))
+  end
+  manager:update_all_plugins(1 / 60)
+  local greeting = manager:get_plugin("hello"):greet("love")
+  local frames = manager:stats().updates
+  manager:shutdown()
+
+  io.stdout:write(("qtforge %s %s: %s < %s; %s after %d frame\n"):format(qtforge.version, qtforge.lua_flavor,
+    tostring(a), tostring(b), greeting, frames))
   io.stdout:flush()
   love.event.quit(EXIT.ok)
 end

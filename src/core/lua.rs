@@ -593,30 +593,6 @@ impl UserData for Core {
                 Err(_) => Ok(Nil),
             }
         });
-        methods.add_method("load_order", |_, this, ()| {
-            Ok(this
-                .registry
-                .in_load_order()
-                .iter()
-                .map(|r| r.manifest.name.clone())
-                .collect::<Vec<_>>())
-        });
-        methods.add_method("dependents", |_, this, id: String| {
-            Ok(this.registry.dependents(&id))
-        });
-        methods.add_method("dependencies", |_, this, id: String| {
-            // the dependencies that are loaded, for the plugin's ctx.deps
-            let Ok(record) = this.registry.get(&id) else {
-                return Ok(Vec::new());
-            };
-            Ok(record
-                .manifest
-                .dependencies
-                .iter()
-                .filter(|d| this.registry.contains(&d.name))
-                .map(|d| d.name.clone())
-                .collect::<Vec<_>>())
-        });
         methods.add_method("query", |lua, this, (field, value): (String, String)| {
             let matches = |r: &&&Record| match field.as_str() {
                 "tag" => r.manifest.tags.contains(&value),
@@ -869,6 +845,11 @@ fn natives(lua: &Lua) -> mlua::Result<Table> {
                 ..Core::default()
             })
         })?,
+    )?;
+    // load_plugin decides by the path: a shared library holds native plugins
+    natives.set(
+        "is_library",
+        lua.create_function(|_, path: String| Ok(native::is_library_path(Path::new(&path))))?,
     )?;
     natives.set(
         "new_resolver",

@@ -567,11 +567,6 @@ local function load_planned(self, plan, should_start)
   return results
 end
 
-local function is_library(path)
-  local lower = path:lower()
-  return lower:match("%.so$") ~= nil or lower:match("%.dll$") ~= nil or lower:match("%.dylib$") ~= nil
-end
-
 -- A library holds one plugin or several: they load in dependency order, and
 -- the result speaks for all of them.
 local function load_library(self, path, should_start)
@@ -608,7 +603,7 @@ function Manager:load_plugin(path, opts)
     error("PluginManager:load_plugin: argument 'path' must be a string, got " .. describe(path), 2)
   end
   opts = check_options("PluginManager:load_plugin", opts, LOAD_OPTIONS, 2)
-  if is_library(path) then
+  if native.is_library(path) then
     local should_start = opts.start
     if should_start == nil then
       should_start = self._autostart

@@ -20,7 +20,6 @@ const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 const MAX_SOURCE_BYTES: u64 = 64 << 20;
 /// Manifest file names a plugin folder is recognised by, in order of preference.
 const MANIFEST_FILES: [&str; 2] = ["plugin.toml", "plugin.json"];
-const LIBRARY_EXTENSIONS: [&str; 3] = ["so", "dll", "dylib"];
 
 /// How a plugin is packaged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,13 +109,12 @@ fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, Error> {
     String::from_utf8(bytes).map_err(|e| not_read(format!("the {what} is not UTF-8 text ({e})")))
 }
 
-/// A shared library: not something this version loads.
+/// A shared library holds native plugins, which `native` reads: not a Lua plugin.
 fn library_error(path: &Path) -> Error {
-    let reason = "it is a shared library: native plugins are not supported by this version of qtforge, \
-                  which loads Lua plugins only";
     Error::NotAPlugin {
         path: display(path),
-        reason: reason.to_owned(),
+        reason: "it is a shared library: its plugins are native, read by the native loader"
+            .to_owned(),
     }
 }
 
@@ -124,7 +122,7 @@ fn library_error(path: &Path) -> Error {
 pub fn locate(path: &Path) -> Result<PluginSource, Error> {
     let metadata = fs::metadata(path).map_err(|_| match extension(path).as_deref() {
         // the path alone says it is not a Lua plugin, whether or not the file is there
-        Some(ext) if LIBRARY_EXTENSIONS.contains(&ext) => library_error(path),
+        _ if native::is_library_path(path) => library_error(path),
         _ => Error::NotFound {
             path: display(path),
         },
@@ -173,7 +171,7 @@ pub fn locate(path: &Path) -> Result<PluginSource, Error> {
             manifest_file: None,
             entry: Some(path.to_path_buf()),
         }),
-        Some(ext) if LIBRARY_EXTENSIONS.contains(&ext) => Err(library_error(path)),
+        _ if native::is_library_path(path) => Err(library_error(path)),
         _ => Err(Error::NotAPlugin {
             path: display(path),
             reason: "expected a plugin folder, a plugin.toml or plugin.json, a .lua file or a shared library"

@@ -5,7 +5,7 @@ local qtforge = require("qtforge")
 local function read_stubs()
   local dir = "lua/types/"
   local text = {}
-  for _, name in ipairs({ "qtforge.lua", "utils.lua", "core.lua" }) do
+  for _, name in ipairs({ "qtforge.lua", "utils.lua", "core.lua", "communication.lua" }) do
     local file = assert(io.open(dir .. name, "r"))
     text[#text + 1] = file:read("a")
     file:close()
@@ -31,6 +31,8 @@ end
 -- the Lua tables behind core's objects, kept in the registry by the module
 local core_classes = debug.getregistry()["qtforge.core.classes"]
 
+local bus_classes = debug.getregistry()["qtforge.communication.classes"]
+
 -- each class: its label, the table users call, its stub name, the table holding
 -- its objects' methods, and their stub name
 local CLASSES = {
@@ -46,6 +48,19 @@ local CLASSES = {
   { "qtforge.core.PluginLoader", qtforge.core.PluginLoader, "PluginLoader", {}, "PluginLoader" },
   { "a plugin handle", {}, "Plugin", core_classes._HandleMethods, "Plugin" },
   { "qtforge.core.PluginRegistry", {}, "PluginRegistry", core_classes._Registry, "PluginRegistry" },
+  { "qtforge.communication.MessageBus", qtforge.communication.MessageBus, "MessageBusClass", bus_classes._Bus,
+    "MessageBus" },
+  { "qtforge.communication.Message", qtforge.communication.Message, "MessageClass", {}, "Message" },
+  { "a subscription", {}, "Subscription", bus_classes._Subscription, "Subscription" },
+  { "qtforge.communication.RequestResponseSystem", qtforge.communication.RequestResponseSystem,
+    "RequestResponseSystemClass", bus_classes._RequestResponse, "RequestResponseSystem" },
+  { "a request", {}, "Request", bus_classes._Request, "Request" },
+  { "a responder", {}, "Responder", bus_classes._Responder, "Responder" },
+  { "a pending request", {}, "PendingRequest", bus_classes._Pending, "PendingRequest" },
+  { "a service provider", {}, "Provider", bus_classes._Provider, "Provider" },
+  { "qtforge.communication.ServiceContract", qtforge.communication.ServiceContract, "ServiceContractClass",
+    bus_classes._Contract, "ServiceContract" },
+  { "a plugin's bus", {}, "PluginBus", bus_classes._PluginBus, "PluginBus" },
 }
 
 describe("lua/types", function()
@@ -64,6 +79,12 @@ describe("lua/types", function()
       else
         assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.utils." .. name)
       end
+    end
+  end)
+
+  it("declares every field of qtforge.communication", function()
+    for name in pairs(qtforge.communication) do
+      assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.communication." .. name)
     end
   end)
 

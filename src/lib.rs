@@ -5,9 +5,11 @@
 //! chunks that run hot paths beside it); [`module`] assembles them.
 //!
 //! - `core`: the plugin manager: manifests, dependencies, lifecycle, registry.
+//! - `communication`: the message bus, request/response and service contracts.
 //! - `utils`: `Version`, semantic versions and ranges.
 //! - `Error`: the error value every failed result carries.
 
+pub mod communication;
 pub mod core;
 pub mod error;
 pub mod module;

@@ -16,8 +16,25 @@ type Register = fn(&Lua) -> mlua::Result<Table>;
 /// Every submodule, by the name it has in the `qtforge` table, in build order.
 const SUBMODULES: &[(&str, Register)] = &[
     ("utils", crate::utils::lua::register),
+    ("communication", crate::communication::lua::register),
     ("core", crate::core::lua::register),
 ];
+
+/// Registry key of the helpers the Lua chunks share (`support.lua`).
+const SUPPORT_KEY: &str = "qtforge.support";
+
+/// The shared Lua helpers (`describe`, `check_options`, `class`...), loaded once per state.
+pub fn support(lua: &Lua) -> mlua::Result<Table> {
+    if let Some(support) = lua.named_registry_value::<Option<Table>>(SUPPORT_KEY)? {
+        return Ok(support);
+    }
+    let support: Table = lua
+        .load(include_str!("support.lua"))
+        .set_name("=qtforge/support.lua")
+        .call(())?;
+    lua.set_named_registry_value(SUPPORT_KEY, &support)?;
+    Ok(support)
+}
 
 /// The `qtforge` table for this Lua state, built on first use.
 pub fn qtforge(lua: &Lua) -> mlua::Result<Table> {
@@ -63,6 +80,11 @@ mod entry_points {
     #[mlua::lua_module(name = "qtforge_core")]
     fn qtforge_core(lua: &Lua) -> mlua::Result<Table> {
         super::submodule(lua, "core")
+    }
+
+    #[mlua::lua_module(name = "qtforge_communication")]
+    fn qtforge_communication(lua: &Lua) -> mlua::Result<Table> {
+        super::submodule(lua, "communication")
     }
 
     #[mlua::lua_module(name = "qtforge_utils")]

@@ -62,6 +62,7 @@ local core = {}
 ---@class qtforge.PluginManagerOptions
 ---@field autostart? boolean start plugins as they load (default true)
 ---@field log? fun(level: "trace"|"debug"|"info"|"warn"|"error", plugin_id: string, message: string, fields?: table) where plugin logs go (default: warnings and errors to stderr)
+---@field bus? qtforge.MessageBus the bus plugins share through `ctx.bus` (default: a new one); `update_all_plugins` flushes it
 
 ---@class qtforge.PluginManager
 local PluginManager = {}
@@ -126,6 +127,10 @@ function PluginManager:update_all_plugins(dt) end
 ---@param config table
 ---@return qtforge.PluginResult
 function PluginManager:configure_plugin(id, config) end
+
+---The manager's MessageBus; each plugin's `ctx.bus` is a view of it.
+---@return qtforge.MessageBus
+function PluginManager:bus() end
 
 ---Registers a lifecycle event listener; returns a function that removes it.
 ---@param fn fun(event: qtforge.PluginEvent)

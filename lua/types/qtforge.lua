@@ -50,6 +50,7 @@ function ErrorClass.to_table(err) end
 ---@field lua_flavor "lua54"|"luajit" the Lua this build of the module was compiled for
 ---@field Error qtforge.ErrorClass
 ---@field utils qtforge.utils
+---@field communication qtforge.communication
 ---@field core qtforge.core
 local qtforge = {}
 

@@ -61,6 +61,10 @@ fn info_table(lua: &Lua, manifest: &Manifest, source: &PluginSource) -> mlua::Re
     t.set("authors", manifest.authors.clone())?;
     t.set("license", manifest.license.as_deref())?;
     t.set("homepage", manifest.homepage.as_deref())?;
+    t.set(
+        "retain_contracts_on_unload",
+        manifest.retain_contracts_on_unload,
+    )?;
     let deps = lua.create_table()?;
     for (i, d) in manifest.dependencies.iter().enumerate() {
         let dep = lua.create_table()?;
@@ -109,6 +113,9 @@ fn plan_table(lua: &Lua, info: &PluginInfo, body: Option<Body>) -> mlua::Result<
     }
     if !manifest.config.is_empty() {
         plan.raw_set("config", lua.to_value(&manifest.config)?)?;
+    }
+    if manifest.retain_contracts_on_unload {
+        plan.raw_set("retain_contracts_on_unload", true)?;
     }
     Ok(plan)
 }
@@ -829,6 +836,11 @@ impl UserData for LuaResolver {
 /// The functions `manager.lua` gets from Rust.
 fn natives(lua: &Lua) -> mlua::Result<Table> {
     let natives = lua.create_table()?;
+    natives.set("support", crate::module::support(lua)?)?;
+    natives.set(
+        "communication",
+        lua.named_registry_value::<Table>(crate::communication::lua::CLASSES_KEY)?,
+    )?;
     natives.set(
         "Error",
         lua.named_registry_value::<Table>(lua_error::CLASS_KEY)?,
@@ -855,10 +867,9 @@ fn natives(lua: &Lua) -> mlua::Result<Table> {
         "new_resolver",
         lua.create_function(|_, ()| Ok(LuaResolver::default()))?,
     )?;
-    let origin = Instant::now();
     natives.set(
         "monotonic",
-        lua.create_function(move |_, ()| Ok(origin.elapsed().as_secs_f64()))?,
+        lua.named_registry_value::<mlua::Function>(crate::utils::lua::MONOTONIC_KEY)?,
     )?;
     natives.set(
         "inspect",

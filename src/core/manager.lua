@@ -5,17 +5,22 @@
 -- cross into Rust: update_all_plugins, call, and the method sugar of handles.
 local native = ...
 
-local error, getmetatable, ipairs, load, pairs, pcall, rawget, rawset, setmetatable, tostring, type, xpcall =
-  error, getmetatable, ipairs, load, pairs, pcall, rawget, rawset, setmetatable, tostring, type, xpcall
+local error, getmetatable, ipairs, load, pairs, pcall, rawget, rawset, setmetatable, type, xpcall =
+  error, getmetatable, ipairs, load, pairs, pcall, rawget, rawset, setmetatable, type, xpcall
 -- a host may run without the debug library; tracebacks are then left out
 local debug_traceback = debug and debug.traceback or function()
   return ""
 end
 local io_stderr = io.stderr
 local string_format, string_match = string.format, string.match
-local table_concat, table_sort = table.concat, table.sort
 
+local support = native.support
+local describe, method_check, safe_tostring = support.describe, support.method_check, support.safe_tostring
+local check_options, class = support.check_options, support.class
 local Error = native.Error
+local communication = native.communication
+local plugin_bus, release_bus = communication.plugin_bus, communication.release
+local bus_flush = communication._Bus.flush
 local Version = native.Version
 local new_core = native.new_core
 local monotonic = native.monotonic
@@ -23,41 +28,14 @@ local read_module = native.read_module
 
 -- the hooks a plugin table may define; each must be a function when present
 local HOOKS = { "on_load", "on_start", "on_stop", "on_unload", "update", "on_configure", "on_reload", "health" }
-local MANAGER_OPTIONS = { autostart = "boolean", log = "function" }
+local MANAGER_OPTIONS = { autostart = "boolean", log = "function", bus = "table" }
 local LOAD_OPTIONS = { start = "boolean" }
 local LOG_LEVELS = { trace = true, debug = true, info = true, warn = true, error = true }
 -- transitions kept per plugin for PluginLifecycleManager:history()
 local MAX_HISTORY = 32
 
-local function describe(value)
-  if type(value) == "string" then
-    return string_format("%q", value)
-  end
-  return type(value)
-end
 
--- A check that a method was called with ':' on an object of `class` (a metatable):
--- check(fname, self) raises at the caller of the method otherwise.
-local function method_check(class, what)
-  local suffix = ": call it with ':' on " .. what .. ", got "
-  return function(fname, self)
-    if getmetatable(self) ~= class then
-      error(fname .. suffix .. describe(self), 3)
-    end
-  end
-end
 
--- tostring that survives error objects whose __tostring throws or returns a non-string
-local function safe_tostring(value)
-  if type(value) == "string" then
-    return value
-  end
-  local ok, text = pcall(tostring, value)
-  if ok and type(text) == "string" then
-    return text
-  end
-  return "(an error value of type " .. type(value) .. ")"
-end
 
 -- "path/init.lua:12: boom" -> "boom", "path/init.lua:12". An error from a native
 -- plugin's own copy of mlua reads "runtime error: boom\nstack traceback:\n...":
@@ -89,31 +67,6 @@ local function protect(fn, ...)
   return false, result
 end
 
--- `level` is where the caller sits, seen from the function calling check_options
-local function check_options(fname, opts, known, level)
-  if opts == nil then
-    return {}
-  end
-  if type(opts) ~= "table" then
-    error(string_format("%s: argument 'opts' must be a table or nil, got %s", fname, describe(opts)), level + 1)
-  end
-  for key, value in pairs(opts) do
-    local expected = known[key]
-    if expected == nil then
-      local names = {}
-      for name in pairs(known) do
-        names[#names + 1] = name
-      end
-      table_sort(names)
-      local known_names = table_concat(names, ", ")
-      error(string_format("%s: unknown option %s (known: %s)", fname, describe(key), known_names), level + 1)
-    end
-    if type(value) ~= expected then
-      error(string_format("%s: option '%s' must be a %s, got %s", fname, key, expected, describe(value)), level + 1)
-    end
-  end
-  return opts
-end
 
 local function check_id(fname, id, level)
   if type(id) ~= "string" then
@@ -428,6 +381,7 @@ local function new_instance(self, plan, plugin, env)
     deps = deps_for(self, plan),
     log = logger_for(self, plan.id),
     require = require_for(inst),
+    bus = plugin_bus(self._bus, plan.id, plan.retain_contracts_on_unload),
   }
   inst.history[1] = { state = "loaded", at = monotonic() }
   return inst
@@ -484,6 +438,7 @@ local function load_approved(self, plan, plugin, should_start)
     end
   end
   if not ok then
+    release_bus(inst.ctx.bus)
     message, location = split_error(captured.value)
     local err = core:abort_load(id, stage, message, location)
     err.traceback = captured.traceback
@@ -525,6 +480,11 @@ local check_manager = method_check(Manager, "a PluginManager")
 --- opts.log(level, plugin_id, message, fields) receives plugin and manager logs.
 local function new_manager(level, opts)
   opts = check_options("PluginManager", opts, MANAGER_OPTIONS, level + 1)
+  if opts.bus ~= nil and getmetatable(opts.bus) ~= communication._Bus then
+    error("PluginManager: option 'bus' must be a qtforge.communication.MessageBus, got " .. describe(opts.bus),
+      level + 1)
+  end
+  local log = opts.log or default_log
   local self = setmetatable({
     _core = new_core(),
     _slots = {},
@@ -533,7 +493,8 @@ local function new_manager(level, opts)
     _listeners = {},
     _handles = setmetatable({}, { __mode = "v" }),
     _autostart = opts.autostart ~= false,
-    _log = opts.log or default_log,
+    _log = log,
+    _bus = opts.bus or communication.MessageBus({ log = log }),
     _globals = _G,
     _time = 0,
     _clock = nil,
@@ -693,6 +654,8 @@ local function unload_one(self, id)
     if not ok then
       problems[#problems + 1] = fail_plugin(self, inst, "on_unload", captured)
     end
+    -- what the plugin subscribed, answered and provided goes with it
+    release_bus(inst.ctx.bus)
     inst.state = "unloaded"
   end
   local slot = self._slots[id]
@@ -767,6 +730,7 @@ function Manager:reload_plugin(id)
   if not unloaded then
     old_state = nil -- on_unload failed: nothing to hand over
   end
+  release_bus(old.ctx.bus)
   local new = new_instance(self, plan, plugin, env)
   new.ctx.config = plan.current_config
   new.init_time, new.first_update, new.last_update = old.init_time, old.first_update, old.last_update
@@ -783,6 +747,8 @@ function Manager:reload_plugin(id)
   if not ok then
     -- give the old version back what it released, and keep it
     call_hook(new, "on_unload", new.ctx)
+    release_bus(new.ctx.bus)
+    old.ctx.bus = plugin_bus(self._bus, id, old.info.retain_contracts_on_unload)
     message, location = split_error(captured.value)
     err = core:abort_reload(id, stage, message, location)
     err.traceback = captured.traceback
@@ -856,6 +822,11 @@ function Manager:update_all_plugins(dt)
       end
     end
   end
+  -- messages posted and requests answered since the last tick are delivered now
+  local bus = self._bus
+  if bus._queue[1] ~= nil or bus._rr ~= nil then
+    bus_flush(bus)
+  end
   return #list
 end
 
@@ -884,6 +855,12 @@ function Manager:configure_plugin(id, changes)
   inst.ctx.config = merged
   emit(self, "configured", id)
   return success(id, { config = merged })
+end
+
+--- The manager's MessageBus: each plugin's ctx.bus publishes and subscribes on it.
+function Manager:bus()
+  check_manager("PluginManager:bus", self)
+  return self._bus
 end
 
 --- Registers fn(event) for lifecycle events; returns a function that removes it.
@@ -1492,24 +1469,6 @@ Resolver.__tostring = function(self)
   return string_format("qtforge.core.PluginDependencyResolver (%d plugins)", self._native:count())
 end
 
--- A callable class table: Name(...) and Name.new(...) build the same object;
--- `make(level, ...)` raises misuse at `level`, the caller of either form.
-local function class(name, make, statics)
-  local t = statics or {}
-  t.new = function(...)
-    local object = make(2, ...)
-    return object
-  end
-  return setmetatable(t, {
-    __call = function(_, ...)
-      local object = make(2, ...)
-      return object
-    end,
-    __tostring = function()
-      return name
-    end,
-  })
-end
 
 return {
   PluginManager = class("qtforge.core.PluginManager", new_manager),

@@ -108,6 +108,8 @@ pub struct Manifest {
     pub authors: Vec<String>,
     pub license: Option<String>,
     pub homepage: Option<String>,
+    /// Keep the service contracts the plugin registered after it unloads.
+    pub retain_contracts_on_unload: bool,
 }
 
 #[derive(Deserialize)]
@@ -143,6 +145,8 @@ struct RawManifest {
     license: Option<String>,
     #[serde(default)]
     homepage: Option<String>,
+    #[serde(default)]
+    retain_contracts_on_unload: bool,
 }
 
 #[derive(Deserialize)]
@@ -431,6 +435,7 @@ impl RawManifest {
             authors: self.authors,
             license: self.license,
             homepage: self.homepage,
+            retain_contracts_on_unload: self.retain_contracts_on_unload,
         })
     }
 }

@@ -89,6 +89,12 @@ pub enum Error {
         state: String,
         operation: String,
     },
+    /// A subscription pattern is not dot-separated segments with whole-segment `*`/`#`.
+    InvalidPattern { pattern: String, reason: String },
+    /// A topic to publish on is empty, has an empty segment or holds a wildcard.
+    InvalidTopic { topic: String, reason: String },
+    /// A service contract's definition is malformed.
+    InvalidContract { name: String, reason: String },
 }
 
 impl Error {
@@ -114,6 +120,9 @@ impl Error {
             Error::HasDependents { .. } => "has_dependents",
             Error::InvalidConfig { .. } => "invalid_config",
             Error::InvalidState { .. } => "invalid_state",
+            Error::InvalidPattern { .. } => "invalid_pattern",
+            Error::InvalidTopic { .. } => "invalid_topic",
+            Error::InvalidContract { .. } => "invalid_contract",
         }
     }
 
@@ -140,7 +149,10 @@ impl Error {
             | Error::NotAPlugin { reason, .. }
             | Error::InvalidManifest { reason, .. }
             | Error::DependencyMissing { reason, .. }
-            | Error::InvalidConfig { reason, .. } => reason.clone(),
+            | Error::InvalidConfig { reason, .. }
+            | Error::InvalidPattern { reason, .. }
+            | Error::InvalidTopic { reason, .. }
+            | Error::InvalidContract { reason, .. } => reason.clone(),
             Error::LoadError { location, .. } => location.clone(),
             Error::DependencyCycle { cycle } => cycle.join(" -> "),
             Error::ModuleNotFound { searched, .. } => format!("looked for {}", searched.join(", ")),
@@ -244,6 +256,13 @@ impl fmt::Display for Error {
                     f,
                     "cannot {operation} plugin {plugin:?} while it is {state}"
                 )
+            }
+            Error::InvalidPattern { pattern, .. } => {
+                write!(f, "{pattern:?} is not a subscription pattern")
+            }
+            Error::InvalidTopic { topic, .. } => write!(f, "{topic:?} is not a topic"),
+            Error::InvalidContract { name, .. } => {
+                write!(f, "service contract {name:?} is malformed")
             }
         }
     }

@@ -7,6 +7,8 @@ use crate::error::Error;
 
 /// Registry key of the `Version` class, for Rust code that hands versions to Lua.
 pub const VERSION_CLASS_KEY: &str = "qtforge.utils.Version";
+/// Registry key of `utils.monotonic`, for the Lua chunks of other submodules.
+pub const MONOTONIC_KEY: &str = "qtforge.utils.monotonic";
 
 /// `value`, or `nil, message` for the Lua side to raise at its caller's level.
 fn or_message<T: IntoLuaMulti>(lua: &Lua, result: Result<T, Error>) -> mlua::Result<MultiValue> {
@@ -75,9 +77,8 @@ pub fn register(lua: &Lua) -> mlua::Result<Table> {
     utils.set("Version", version_class)?;
     // plain Lua has no sub-second wall clock (os.clock is CPU time, os.time whole seconds)
     let origin = std::time::Instant::now();
-    utils.set(
-        "monotonic",
-        lua.create_function(move |_, ()| Ok(origin.elapsed().as_secs_f64()))?,
-    )?;
+    let monotonic = lua.create_function(move |_, ()| Ok(origin.elapsed().as_secs_f64()))?;
+    lua.set_named_registry_value(MONOTONIC_KEY, &monotonic)?;
+    utils.set("monotonic", monotonic)?;
     Ok(utils)
 }

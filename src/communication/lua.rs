@@ -1,0 +1,166 @@
+//! The Lua side of `qtforge.communication`: `bus.lua` and the natives it calls.
+//!
+//! The router is called when a subscription comes or goes and the first time a
+//! topic is published on (and again only after a change made its route stale);
+//! publishing and delivery themselves never cross into Rust.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mlua::{
+    IntoLuaMulti, Lua, LuaSerdeExt, LuaString, MultiValue, Nil, Table, UserData, UserDataMethods,
+    Value,
+};
+
+use super::contract::RawContract;
+use super::router::{DEFAULT_CACHE_LIMIT, Router};
+use crate::error::{Error, lua as lua_error};
+
+/// `value`, or `nil, message` for `bus.lua` to raise at its caller's line.
+fn or_message<T: IntoLuaMulti>(lua: &Lua, result: Result<T, Error>) -> mlua::Result<MultiValue> {
+    match result {
+        Ok(value) => value.into_lua_multi(lua),
+        Err(err) => {
+            let details = err.details();
+            let message = if details.is_empty() {
+                err.to_string()
+            } else {
+                format!("{err} ({details})")
+            };
+            (Nil, message).into_lua_multi(lua)
+        }
+    }
+}
+
+/// A list of slot numbers, or nil when there is none (the common case).
+fn slots_or_nil(lua: &Lua, slots: Vec<u32>) -> mlua::Result<Value> {
+    if slots.is_empty() {
+        Ok(Nil)
+    } else {
+        Ok(Value::Table(lua.create_sequence_from(slots)?))
+    }
+}
+
+struct LuaRouter(Router);
+
+impl UserData for LuaRouter {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        // id, stale slots (or nil) | nil, message
+        methods.add_method_mut(
+            "subscribe",
+            |lua, this, (pattern, priority): (LuaString, i64)| {
+                let subscribed = this.0.subscribe(&pattern.to_str()?, priority);
+                match subscribed {
+                    Ok((id, stale)) => (id, slots_or_nil(lua, stale)?).into_lua_multi(lua),
+                    Err(err) => or_message(lua, Err::<(), _>(err)),
+                }
+            },
+        );
+        // stale slots (or nil)
+        methods.add_method_mut("unsubscribe", |lua, this, id: u64| {
+            slots_or_nil(lua, this.0.unsubscribe(id))
+        });
+        // slot, { subscription id... }, cache cleared | nil, message
+        methods.add_method_mut("route", |lua, this, topic: LuaString| {
+            match this.0.route(&topic.to_str()?) {
+                Ok(route) => (
+                    route.slot,
+                    lua.create_sequence_from(route.subscriptions)?,
+                    route.cache_cleared,
+                )
+                    .into_lua_multi(lua),
+                Err(err) => or_message(lua, Err::<(), _>(err)),
+            }
+        });
+        methods.add_method("count", |lua, this, topic: LuaString| {
+            or_message(lua, this.0.count(&topic.to_str()?))
+        });
+        methods.add_method("patterns", |lua, this, ()| {
+            lua.create_sequence_from(this.0.patterns())
+        });
+        methods.add_method("cached", |_, this, ()| Ok(this.0.cached()));
+    }
+}
+
+/// The functions `bus.lua` gets from Rust.
+fn natives(lua: &Lua) -> mlua::Result<Table> {
+    let natives = lua.create_table()?;
+    natives.set("support", crate::module::support(lua)?)?;
+    natives.set(
+        "monotonic",
+        lua.named_registry_value::<mlua::Function>(crate::utils::lua::MONOTONIC_KEY)?,
+    )?;
+    // true/false, or nil and a message when the version or range is malformed
+    natives.set(
+        "satisfies",
+        lua.create_function(|lua, (version, range): (LuaString, LuaString)| {
+            or_message(
+                lua,
+                crate::utils::version::satisfies(&version.to_str()?, &range.to_str()?),
+            )
+        })?,
+    )?;
+    natives.set(
+        "Error",
+        lua.named_registry_value::<Table>(lua_error::CLASS_KEY)?,
+    )?;
+    natives.set(
+        "Version",
+        lua.named_registry_value::<Table>(crate::utils::lua::VERSION_CLASS_KEY)?,
+    )?;
+    natives.set(
+        "new_router",
+        lua.create_function(|_, limit: Option<usize>| {
+            Ok(LuaRouter(Router::with_cache_limit(
+                limit.unwrap_or(DEFAULT_CACHE_LIMIT),
+            )))
+        })?,
+    )?;
+    // the contract as a plain table, or nil and a message naming what is wrong
+    natives.set(
+        "check_contract",
+        lua.create_function(|lua, definition: Value| {
+            let raw: Result<RawContract, _> = lua.from_value(definition);
+            match raw {
+                Ok(raw) => match raw.validate() {
+                    Ok(contract) => lua.to_value(&contract).into_lua_multi(lua),
+                    Err(err) => or_message(lua, Err::<(), _>(err)),
+                },
+                Err(err) => (Nil, format!("malformed service contract: {err}")).into_lua_multi(lua),
+            }
+        })?,
+    )?;
+    // wall-clock seconds since the Unix epoch, for message timestamps
+    natives.set(
+        "now",
+        lua.create_function(|_, ()| {
+            Ok(SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()))
+        })?,
+    )?;
+    Ok(natives)
+}
+
+/// Builds the `qtforge.communication` table.
+pub fn register(lua: &Lua) -> mlua::Result<Table> {
+    let classes: Table = lua
+        .load(include_str!("bus.lua"))
+        .set_name("=qtforge/communication/bus.lua")
+        .call(natives(lua)?)?;
+    let communication = lua.create_table()?;
+    for name in [
+        "MessageBus",
+        "Message",
+        "RequestResponseSystem",
+        "ServiceContract",
+        "STOP",
+    ] {
+        communication.set(name, classes.get::<Value>(name)?)?;
+    }
+    lua.set_named_registry_value(CLASSES_KEY, classes)?;
+    Ok(communication)
+}
+
+/// Registry key of the table of classes `bus.lua` returns (with the metatables
+/// specs and `manager.lua` use).
+pub const CLASSES_KEY: &str = "qtforge.communication.classes";

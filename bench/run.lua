@@ -9,6 +9,7 @@ local BENCHMARKS = {
   "version_bench",
   "core_bench",
   "native_bench",
+  "bus_bench",
 }
 
 print("qtforge bench under " .. harness.interpreter())

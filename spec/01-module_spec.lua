@@ -25,8 +25,10 @@ describe("require('qtforge')", function()
   end)
 
   it("offers each submodule as its own module, the same table as the field", function()
-    package.loaded["qtforge.utils"] = nil
-    assert.are.equal(qtforge.utils, require("qtforge.utils"))
+    for _, name in ipairs({ "utils", "core", "communication" }) do
+      package.loaded["qtforge." .. name] = nil
+      assert.are.equal(qtforge[name], require("qtforge." .. name), name)
+    end
   end)
 
   it("the version is a valid Version", function()

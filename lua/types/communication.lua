@@ -53,7 +53,7 @@ function MessageBusClass.new(opts) end
 ---@field queued integer messages waiting for `flush`
 ---@field subscriptions integer
 ---@field routes_cached integer topics whose handler array is cached
----@field pending_requests integer asynchronous requests not answered yet
+---@field pending_requests integer asynchronous requests whose callback has not run yet
 
 ---@class qtforge.MessageBus
 ---@field STOP table the same as `qtforge.communication.STOP`
@@ -289,6 +289,7 @@ function ServiceContractClass.new(definition) end
 ---@field version qtforge.Version
 ---@field description string
 ---@field methods table<string, table> the compiled checks of each method
+---@field signature string the methods in one canonical line; equal signatures make equal contracts
 local ServiceContract = {}
 
 ---@return string[]

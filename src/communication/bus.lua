@@ -36,8 +36,22 @@ local STOP = setmetatable({}, {
   end,
 })
 
+-- What a topic's route holds, per subscription in delivery order: the function
+-- delivery calls (the handler itself, or a wrapper applying filter and once),
+-- and in `records` the subscription, for error reports. Delivery is then a
+-- loop over plain functions, which LuaJIT compiles well even when every
+-- handler is a different function. Removing a subscription puts SKIP in its
+-- place in every route holding it, including routes a publish is still walking.
+local SKIPPED = setmetatable({}, { __name = "qtforge.communication.SKIPPED" })
+local function SKIP()
+  return SKIPPED
+end
+-- record.placed: the routes holding the record, and where; weak, so a route
+-- dropped from the cache and no longer walked is collected
+local WEAK_KEYS = { __mode = "k" }
+
 -- shared by every topic nobody listens to; never written
-local NO_HANDLERS = {}
+local NO_HANDLERS = { records = {} }
 
 -- message and request ids: unique within this Lua state
 local last_id = 0
@@ -155,6 +169,7 @@ local function new_bus(level, opts)
     _errors = 0,
     _posted = 0,
     _rr = nil, -- the bus's RequestResponseSystem, made on first use
+    _batch_state = nil, -- see deliver_batched
   }, Bus)
   if opts.on_error then
     self._error_listeners[1] = opts.on_error
@@ -190,10 +205,14 @@ local function route(self, topic, fname, level)
   end
   local list = NO_HANDLERS
   if #ids > 0 then
-    list = {}
+    local records = {}
+    list = { records = records }
     local subs = self._subs
     for i = 1, #ids do
-      list[i] = subs[ids[i]]
+      local record = subs[ids[i]]
+      records[i] = record
+      list[i] = record.call
+      record.placed[list] = i
     end
   end
   self._routes[topic] = list
@@ -206,6 +225,10 @@ local function remove_subscription(record)
     return false
   end
   record.live = false
+  -- publishes under way skip it from here on
+  for list, index in pairs(record.placed) do
+    list[index] = SKIP
+  end
   local bus = record.bus
   bus._subs[record.id] = nil
   local owner = record.owner
@@ -231,44 +254,111 @@ local function report(self, record, message, problem, stage)
   for i = 1, #listeners do
     local ok, problem_in_listener = pcall(listeners[i], err, message, record)
     if not ok then
-      self._log("error", "qtforge.bus", "error listener failed: " .. safe_tostring(problem_in_listener))
+      pcall(self._log, "error", "qtforge.bus", "error listener failed: " .. safe_tostring(problem_in_listener))
     end
   end
-  self._log("error", record.owner_id or "qtforge.bus", err.message)
+  pcall(self._log, "error", record.owner_id or "qtforge.bus", err.message)
+end
+
+-- Whether a handler with a filter or `once` runs: the filter protected (its
+-- error reported as the filter's), and a once removed before it runs.
+local function admit(self, record, message)
+  local filter = record.filter
+  if filter ~= nil then
+    local ok, verdict = pcall(filter, message)
+    if not ok then
+      report(self, record, message, verdict, "filter")
+      return false
+    end
+    if not verdict then
+      return false
+    end
+  end
+  if record.once then
+    remove_subscription(record)
+  end
+  return true
 end
 
 -- Runs the handlers of one message, each protected: an error is reported and
 -- the next handler runs. Returns how many handlers ran.
-local function deliver(self, list, message)
+local function deliver_each(self, list, message)
   local ran = 0
+  -- one handler, the common case, without a loop: under LuaJIT a loop of one
+  -- iteration makes the trace compiler start (and give up) at it
+  if list[2] == nil then
+    local handler = list[1]
+    if handler == nil then
+      return 0
+    end
+    local ok, result = pcall(handler, message)
+    if not ok then
+      report(self, list.records[1], message, result, "handler")
+      ran = 1
+    elseif result ~= SKIPPED then
+      ran = 1
+    end
+    self._delivered = self._delivered + ran
+    return ran
+  end
   for i = 1, #list do
-    local record = list[i]
-    -- a handler unsubscribed by an earlier one (or by a once) is skipped
-    if record.live then
-      local filter, pass = record.filter, true
-      if filter ~= nil then
-        local ok, verdict = pcall(filter, message)
-        if ok then
-          pass = verdict
-        else
-          report(self, record, message, verdict, "filter")
-          pass = false
-        end
-      end
-      if pass then
-        if record.once then
-          remove_subscription(record)
-        end
-        ran = ran + 1
-        local ok, result = pcall(record.fn, message)
-        if not ok then
-          report(self, record, message, result, "handler")
-        elseif result == STOP then
-          break
-        end
+    local ok, result = pcall(list[i], message)
+    if not ok then
+      ran = ran + 1
+      report(self, list.records[i], message, result, "handler")
+    elseif result ~= SKIPPED then
+      ran = ran + 1
+      if result == STOP then
+        break
       end
     end
   end
+  self._delivered = self._delivered + ran
+  return ran
+end
+
+-- PUC Lua: a pcall costs more than the call it protects, so the handlers of a
+-- longer list run under one pcall, which resumes after a failing handler. The
+-- position is kept in a table of this delivery's own, so a handler that yields
+-- or publishes in turn cannot disturb it. (LuaJIT compiles a pcall per handler
+-- into the trace: there, deliver_each is the fast one.)
+local BATCH_FROM = not jit and 3 or math_huge
+
+-- at = { index of the handler running, handlers skipped }; returns the index
+-- delivery stopped at
+local function run_batch(list, message, at)
+  local count = #list
+  for i = at[1], count do
+    at[1] = i
+    local result = list[i](message)
+    if result == SKIPPED then
+      at[2] = at[2] + 1
+    elseif result == STOP then
+      return i
+    end
+  end
+  return count
+end
+
+local function deliver_batched(self, list, message)
+  -- the bus lends its state table to one delivery at a time; a nested (or
+  -- yielded) one finds it lent out and makes its own
+  local at = self._batch_state
+  if at ~= nil then
+    self._batch_state = nil
+    at[1], at[2] = 1, 0
+  else
+    at = { 1, 0 }
+  end
+  local ok, last = pcall(run_batch, list, message, at)
+  while not ok do
+    local index = at[1]
+    report(self, list.records[index], message, last, "handler")
+    at[1] = index + 1
+    ok, last = pcall(run_batch, list, message, at)
+  end
+  local ran = last - at[2]
+  self._batch_state = at
   self._delivered = self._delivered + ran
   return ran
 end
@@ -301,7 +391,10 @@ local function publish_slow(self, sender, fname, a, b, level)
   elseif sender ~= nil then
     message.sender = sender
   end
-  return deliver(self, list, message)
+  if list[BATCH_FROM] ~= nil then
+    return deliver_batched(self, list, message)
+  end
+  return deliver_each(self, list, message)
 end
 
 --- publish(message) or publish(type, data): delivers now, in order; returns
@@ -320,7 +413,21 @@ function Bus:publish(a, b)
     return 0
   end
   last_id = last_id + 1
-  return deliver(self, list, setmetatable({ type = a, data = b, id = last_id }, Message))
+  local message = setmetatable({ type = a, data = b, id = last_id }, Message)
+  if list[2] == nil then
+    -- one handler, the common case, delivered here: a call less on PUC Lua
+    local ok, result = pcall(list[1], message)
+    if not ok then
+      report(self, list.records[1], message, result, "handler")
+    elseif result == SKIPPED then
+      return 0
+    end
+    self._delivered = self._delivered + 1
+    return 1
+  elseif list[BATCH_FROM] ~= nil then
+    return deliver_batched(self, list, message)
+  end
+  return deliver_each(self, list, message)
 end
 
 local function subscribe(self, owner, fname, pattern, fn, opts, level)
@@ -347,10 +454,20 @@ local function subscribe(self, owner, fname, pattern, fn, opts, level)
     fn = fn,
     filter = opts.filter,
     live = true,
+    placed = setmetatable({}, WEAK_KEYS),
     bus = self,
     owner = owner,
     owner_id = owner and owner._id,
   }, Subscription)
+  record.call = fn
+  if record.filter ~= nil or record.once then
+    record.call = function(message)
+      if not admit(self, record, message) then
+        return SKIPPED
+      end
+      return fn(message)
+    end
+  end
   self._subs[id] = record
   if owner ~= nil then
     owner._subscriptions[record] = true
@@ -448,7 +565,11 @@ function Bus:flush()
       local topic = message.type
       local list = self._routes[topic] or route(self, topic, "MessageBus:flush", 2)
       self._published = self._published + 1
-      deliver(self, list, message)
+      if list[BATCH_FROM] ~= nil then
+        deliver_batched(self, list, message)
+      else
+        deliver_each(self, list, message)
+      end
     end
   end
   local rr = self._rr
@@ -581,6 +702,7 @@ local function new_contract(level, definition)
     name = checked.name,
     version = Version.parse(checked.version),
     description = checked.description,
+    signature = checked.signature,
     methods = methods,
   }, Contract)
 end
@@ -667,6 +789,8 @@ local ProviderMethods = {}
 Provider.__index = ProviderMethods
 
 local Proxy = { __name = "qtforge.communication.ServiceProxy" }
+-- proxy -> its binding state, kept outside the proxy so that any method name is free
+local proxy_states = setmetatable({}, WEAK_KEYS)
 
 local check_rr = method_check(RequestResponse, "a RequestResponseSystem")
 local check_request = method_check(Request, "a request")
@@ -773,7 +897,7 @@ local function settle(request, result)
   end
   request.result = result
   local pending = request.pending
-  if pending ~= nil and not pending.done then
+  if pending ~= nil and not pending.finished then
     local rr = pending.rr
     rr._ready[#rr._ready + 1] = pending
   end
@@ -862,7 +986,7 @@ local function request_async(self, sender, fname, request_type, data, callback, 
     deadline = monotonic() + timeout,
     timeout = timeout,
     rr = self,
-    done = false,
+    finished = false,
   }, Pending)
   req.pending = pending
   self._pending[pending.id] = pending
@@ -876,12 +1000,12 @@ local function finish(rr, pending)
     rr._pending[pending.id] = nil
     rr._pending_count = rr._pending_count - 1
   end
-  pending.done = true
+  pending.finished = true
 end
 
 function PendingMethods.cancel(pending)
   check_pending("PendingRequest:cancel", pending)
-  if pending.done then
+  if pending.finished then
     return false
   end
   finish(pending.rr, pending)
@@ -891,7 +1015,7 @@ end
 
 function PendingMethods.done(pending)
   check_pending("PendingRequest:done", pending)
-  return pending.done
+  return pending.finished
 end
 
 -- Times out overdue requests, then runs the callbacks of settled ones.
@@ -913,12 +1037,13 @@ flush_requests = function(self)
   local ran = 0
   for i = 1, #ready do
     local pending = ready[i]
-    if not pending.done then
+    if not pending.finished then
       finish(self, pending)
       ran = ran + 1
       local ok, problem = pcall(pending.callback, pending.request.result)
       if not ok then
-        self._log("error", "qtforge.bus", string_format("the callback of request %q failed: %s", pending.type,
+        local source = pending.owner and pending.owner._id or "qtforge.bus"
+        pcall(self._log, "error", source, string_format("the callback of request %q failed: %s", pending.type,
           safe_tostring(problem)))
       end
     end
@@ -975,7 +1100,8 @@ local function register_contract(self, owner, fname, contract, level)
   end
   local key = contract.version:to_string()
   local entry = versions[key]
-  if entry ~= nil and entry.contract ~= contract then
+  -- the same definition made twice (a reloaded plugin builds its contract anew) is the same contract
+  if entry ~= nil and entry.contract.signature ~= contract.signature then
     error(string_format("%s: a different contract %s@%s is already registered%s", fname, contract.name, key,
       entry.owner_id and (" by plugin " .. entry.owner_id) or ""), level + 1)
   end
@@ -1139,14 +1265,14 @@ function Proxy.__index(proxy, name)
   if type(name) ~= "string" then
     return nil
   end
-  local state = rawget(proxy, "_state")
+  local state = proxy_states[proxy]
   local fn = method_caller(proxy, state, name)
   rawset(proxy, name, fn)
   return fn
 end
 
 function Proxy.__tostring(proxy)
-  local state = rawget(proxy, "_state")
+  local state = proxy_states[proxy]
   return string_format("qtforge.communication.ServiceProxy(%s %s)", state.name, state.range)
 end
 
@@ -1163,13 +1289,15 @@ local function service(self, fname, name, range, level)
     error(fname .. ": " .. message, level + 1)
   end
   local state = { rr = self, name = name, range = range, generation = -1 }
-  return setmetatable({ _state = state }, Proxy)
+  local proxy = setmetatable({}, Proxy)
+  proxy_states[proxy] = state
+  return proxy
 end
 
 --- True when a provider of `name` in `range` is there now.
 local function has_provider(self, fname, name, range, level)
   local proxy = service(self, fname, name, range, level + 1)
-  return bind(rawget(proxy, "_state")) ~= nil
+  return bind(proxy_states[proxy]) ~= nil
 end
 
 function RequestResponse:has_provider(name, range)
@@ -1207,7 +1335,7 @@ function RequestResponse:contracts()
     for _, entry in pairs(versions) do
       local provided = false
       for _, record in ipairs(self._providers[name] or {}) do
-        if record.contract == entry.contract then
+        if record.contract.version == entry.contract.version then
           provided = true
         end
       end
@@ -1326,7 +1454,19 @@ local function release(view)
     for entry in pairs(view._contracts) do
       local versions = rr._contracts[entry.contract.name]
       local key = entry.contract.version:to_string()
-      if versions and versions[key] == entry then
+      -- a contract another plugin still provides stays, and is that plugin's now
+      local still
+      for _, record in ipairs(rr._providers[entry.contract.name] or {}) do
+        if record.contract.version == entry.contract.version then
+          still = record
+        end
+      end
+      if still and versions and versions[key] == entry then
+        entry.owner, entry.owner_id = still.owner, still.owner_id
+        if still.owner ~= nil then
+          still.owner._contracts[entry] = true
+        end
+      elseif versions and versions[key] == entry then
         versions[key] = nil
         if next(versions) == nil then
           rr._contracts[entry.contract.name] = nil
@@ -1361,7 +1501,20 @@ function PluginBus:publish(a, b)
     return 0
   end
   last_id = last_id + 1
-  return deliver(bus, list, setmetatable({ type = a, data = b, id = last_id, sender = self._id }, Message))
+  local message = setmetatable({ type = a, data = b, id = last_id, sender = self._id }, Message)
+  if list[2] == nil then
+    local ok, result = pcall(list[1], message)
+    if not ok then
+      report(bus, list.records[1], message, result, "handler")
+    elseif result == SKIPPED then
+      return 0
+    end
+    bus._delivered = bus._delivered + 1
+    return 1
+  elseif list[BATCH_FROM] ~= nil then
+    return deliver_batched(bus, list, message)
+  end
+  return deliver_each(bus, list, message)
 end
 
 function PluginBus:post(a, b)

@@ -43,6 +43,9 @@ pub struct Contract {
     pub version: String,
     pub description: String,
     pub methods: BTreeMap<String, Method>,
+    /// The methods in one canonical line (`add(number,number)->(number)`):
+    /// two definitions with the same signature are the same contract.
+    pub signature: String,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +117,29 @@ pub fn parse_type(text: &str) -> Result<TypeSpec, String> {
     Ok(spec)
 }
 
+fn signature(methods: &BTreeMap<String, Method>) -> String {
+    let list = |specs: &[TypeSpec]| {
+        specs
+            .iter()
+            .map(|spec| {
+                let mut types = spec.types.clone();
+                types.sort();
+                if spec.any {
+                    types = vec!["any".to_string()];
+                }
+                let optional = if spec.optional && !spec.any { "?" } else { "" };
+                format!("{}{optional}", types.join("|"))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    methods
+        .iter()
+        .map(|(name, m)| format!("{name}({})->({})", list(&m.params), list(&m.returns)))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 impl RawContract {
     pub fn validate(self) -> Result<Contract, Error> {
         let name = self.name.clone();
@@ -154,11 +180,13 @@ impl RawContract {
             let returns = specs(raw.returns, "result")?;
             methods.insert(method, Method { params, returns });
         }
+        let signature = signature(&methods);
         Ok(Contract {
             name: self.name,
             version: version.to_string(),
             description: self.description,
             methods,
+            signature,
         })
     }
 }
@@ -206,6 +234,12 @@ mod tests {
     fn a_valid_contract_is_normalized() -> Result<(), Error> {
         let c = contract(&[("add", &["number", "number"], &["number"])]).validate()?;
         assert_eq!(c.version, "1.2.0");
+        assert_eq!(c.signature, "add(number,number)->(number)");
+        // the same types written another way give the same signature
+        let d = contract(&[("add", &["number", "number"], &["nil|number"])]).validate()?;
+        let e = contract(&[("add", &["number", "number"], &["number?"])]).validate()?;
+        assert_eq!(d.signature, e.signature);
+        assert_ne!(c.signature, d.signature);
         assert_eq!(c.methods["add"].params.len(), 2);
         Ok(())
     }

@@ -57,6 +57,8 @@ local NO_HANDLERS = { records = {} }
 local last_id = 0
 
 local DEFAULT_REQUEST_TIMEOUT = 30
+-- integers every Lua and the router's i64 agree on
+local MAX_PRIORITY = 2 ^ 53
 local DEFAULT_MAX_QUEUE = 100000
 
 local function failure(err)
@@ -192,13 +194,14 @@ local function drop_routes(self, slots)
 end
 
 -- The array of records a publish on `topic` runs, from the router.
-local function route(self, topic, fname, level)
+-- The route of `topic`, or nil and what is wrong with the topic.
+local function find_route(self, topic)
   if type(topic) ~= "string" then
-    error(fname .. ": argument 'topic' must be a string, got " .. describe(topic), level + 1)
+    return nil, "argument 'topic' must be a string, got " .. describe(topic)
   end
   local slot, ids, cleared = self._router:route(topic)
   if slot == nil then
-    error(fname .. ": " .. ids, level + 1)
+    return nil, ids
   end
   if cleared then
     self._routes, self._slot_topics = {}, {}
@@ -217,6 +220,14 @@ local function route(self, topic, fname, level)
   end
   self._routes[topic] = list
   self._slot_topics[slot] = topic
+  return list
+end
+
+local function route(self, topic, fname, level)
+  local list, problem = find_route(self, topic)
+  if list == nil then
+    error(fname .. ": " .. problem, level + 1)
+  end
   return list
 end
 
@@ -400,10 +411,11 @@ end
 --- publish(message) or publish(type, data): delivers now, in order; returns
 --- how many handlers ran.
 function Bus:publish(a, b)
-  -- the fast path: a topic already routed (its array is cached under the string)
-  local routes = self._routes
+  -- the fast path: a topic already routed (its array is cached under the string);
+  -- the type check keeps a call with '.' from indexing a nil or a number
+  local routes = type(self) == "table" and self._routes
   local list = routes and routes[a]
-  if list == nil then
+  if not list then
     check_bus("MessageBus:publish", self)
     local ran = publish_slow(self, nil, "MessageBus:publish", a, b, 2)
     return ran
@@ -439,8 +451,9 @@ local function subscribe(self, owner, fname, pattern, fn, opts, level)
   end
   opts = check_options(fname, opts, SUBSCRIBE_OPTIONS, level + 1)
   local priority = opts.priority or 0
-  if not is_integer(priority) then
-    error(fname .. ": option 'priority' must be an integer, got " .. tostring(priority), level + 1)
+  if not is_integer(priority) or priority < -MAX_PRIORITY or priority > MAX_PRIORITY then
+    error(string_format("%s: option 'priority' must be an integer from -2^53 to 2^53, got %s", fname,
+      tostring(priority)), level + 1)
   end
   local id, stale = self._router:subscribe(pattern, priority)
   if id == nil then
@@ -563,12 +576,22 @@ function Bus:flush()
     for i = 1, count do
       local message = queue[i]
       local topic = message.type
-      local list = self._routes[topic] or route(self, topic, "MessageBus:flush", 2)
-      self._published = self._published + 1
-      if list[BATCH_FROM] ~= nil then
-        deliver_batched(self, list, message)
+      local list, problem = self._routes[topic], nil
+      if list == nil then
+        list, problem = find_route(self, topic)
+      end
+      if list == nil then
+        -- a posted Message whose type was changed since: dropped, the rest go on
+        self._errors = self._errors + 1
+        pcall(self._log, "error", message.sender or "qtforge.bus",
+          "MessageBus:flush: dropped posted message " .. tostring(message.id) .. ": " .. problem)
       else
-        deliver_each(self, list, message)
+        self._published = self._published + 1
+        if list[BATCH_FROM] ~= nil then
+          deliver_batched(self, list, message)
+        else
+          deliver_each(self, list, message)
+        end
       end
     end
   end
@@ -1487,10 +1510,10 @@ local function release(view)
 end
 
 function PluginBus:publish(a, b)
-  local bus = self._bus
+  local bus = type(self) == "table" and self._bus
   local routes = bus and bus._routes
   local list = routes and routes[a]
-  if list == nil then
+  if not list then
     check_plugin_bus("bus:publish", self)
     bus = bus_of(self, "bus:publish")
     local ran = publish_slow(bus, self._id, "bus:publish", a, b, 2)

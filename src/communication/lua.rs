@@ -40,6 +40,24 @@ fn slots_or_nil(lua: &Lua, slots: Vec<u32>) -> mlua::Result<Value> {
     }
 }
 
+/// The text of a topic or pattern; Lua strings are bytes, and one that is not
+/// UTF-8 is refused with a reason rather than a conversion error.
+fn topic_text(value: &LuaString) -> Result<String, String> {
+    match value.to_str() {
+        Ok(text) => Ok(text.to_string()),
+        Err(_) => Err(value.to_string_lossy()),
+    }
+}
+
+const NOT_UTF8: &str = "it is not valid UTF-8";
+
+fn topic_error(topic: String) -> Error {
+    Error::InvalidTopic {
+        topic,
+        reason: NOT_UTF8.into(),
+    }
+}
+
 struct LuaRouter(Router);
 
 impl UserData for LuaRouter {
@@ -48,7 +66,12 @@ impl UserData for LuaRouter {
         methods.add_method_mut(
             "subscribe",
             |lua, this, (pattern, priority): (LuaString, i64)| {
-                let subscribed = this.0.subscribe(&pattern.to_str()?, priority);
+                let subscribed = topic_text(&pattern)
+                    .map_err(|pattern| Error::InvalidPattern {
+                        pattern,
+                        reason: NOT_UTF8.into(),
+                    })
+                    .and_then(|pattern| this.0.subscribe(&pattern, priority));
                 match subscribed {
                     Ok((id, stale)) => (id, slots_or_nil(lua, stale)?).into_lua_multi(lua),
                     Err(err) => or_message(lua, Err::<(), _>(err)),
@@ -61,7 +84,10 @@ impl UserData for LuaRouter {
         });
         // slot, { subscription id... }, cache cleared | nil, message
         methods.add_method_mut("route", |lua, this, topic: LuaString| {
-            match this.0.route(&topic.to_str()?) {
+            let routed = topic_text(&topic)
+                .map_err(topic_error)
+                .and_then(|topic| this.0.route(&topic));
+            match routed {
                 Ok(route) => (
                     route.slot,
                     lua.create_sequence_from(route.subscriptions)?,
@@ -72,7 +98,10 @@ impl UserData for LuaRouter {
             }
         });
         methods.add_method("count", |lua, this, topic: LuaString| {
-            or_message(lua, this.0.count(&topic.to_str()?))
+            let counted = topic_text(&topic)
+                .map_err(topic_error)
+                .and_then(|topic| this.0.count(&topic));
+            or_message(lua, counted)
         });
         methods.add_method("patterns", |lua, this, ()| {
             lua.create_sequence_from(this.0.patterns())
@@ -95,7 +124,10 @@ fn natives(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, (version, range): (LuaString, LuaString)| {
             or_message(
                 lua,
-                crate::utils::version::satisfies(&version.to_str()?, &range.to_str()?),
+                crate::utils::version::satisfies(
+                    &version.to_string_lossy(),
+                    &range.to_string_lossy(),
+                ),
             )
         })?,
     )?;

@@ -86,9 +86,10 @@ local function wildcard_patterns()
   return patterns
 end
 
-local function scan_baseline()
+-- `topics`: the topics published, in turn (one topic when nil)
+local function scan_baseline(topics)
   return fresh([[
-    local patterns, handler, topic = ...
+    local patterns, handler, topic, topics = ...
     local function split(text)
       local parts = {}
       for part in text:gmatch("[^.]+") do parts[#parts + 1] = part end
@@ -124,10 +125,19 @@ local function scan_baseline()
       return ran
     end
     assert(publish(topic, 1) == 1)
+    if topics then
+      local count, next_topic = #topics, 0
+      return function(n)
+        for _ = 1, n do
+          next_topic = next_topic % count + 1
+          publish(topics[next_topic], 1)
+        end
+      end
+    end
     return function(n)
       for _ = 1, n do publish(topic, 1) end
     end
-  ]], wildcard_patterns(), new_handler(), TOPIC)
+  ]], wildcard_patterns(), new_handler(), TOPIC, topics)
 end
 
 local PUBLISHING = [[
@@ -147,6 +157,34 @@ local function bus_case(count, patterns)
   return fresh(PUBLISHING, bus, TOPIC)
 end
 
+-- 10,000 topics in turn, more than the route cache holds: every publish asks
+-- the router (Rust) for the route, the cost a topic pays the first time
+local DISTINCT = 10000
+local function distinct_topics()
+  local topics = {}
+  for i = 1, DISTINCT do
+    topics[i] = string.format("game.p%d.moved", i)
+  end
+  return topics
+end
+
+local function uncached_case()
+  local bus = communication.MessageBus()
+  for _, pattern in ipairs(wildcard_patterns()) do
+    bus:subscribe(pattern, new_handler())
+  end
+  return fresh([[
+    local bus, topics = ...
+    local count, next_topic = #topics, 0
+    return function(n)
+      for _ = 1, n do
+        next_topic = next_topic % count + 1
+        bus:publish(topics[next_topic], 1)
+      end
+    end
+  ]], bus, distinct_topics())
+end
+
 -- a plugin publishing through its ctx.bus, which stamps the sender; the loop
 -- keeps the manager alive (a collected manager unloads its plugins)
 local function plugin_case()
@@ -164,17 +202,21 @@ local function plugin_case()
 end
 
 -- cases with one handler first: under LuaJIT the code both sides share (the
--- bus, the emitter) carries the traces of the cases before
+-- bus, the emitter) carries the traces of the cases before. The two baselines
+-- of a size are compared with the same bus and handlers.
+local one, ten = bus_case(1), bus_case(10)
+
 return {
   title = "communication (per publish)",
   cases = {
-    { name = "publish, 1 subscriber vs bare handler list", run = bus_case(1), baseline = exact_baseline(1) },
-    { name = "publish, 1 subscriber vs pcall handler list", run = bus_case(1), baseline = exact_baseline(1, true) },
+    { name = "publish, 1 subscriber vs bare handler list", run = one, baseline = exact_baseline(1) },
+    { name = "publish, 1 subscriber vs pcall handler list", run = one, baseline = exact_baseline(1, true) },
     { name = "ctx.bus:publish, 1 subscriber vs bare list", run = plugin_case(), baseline = exact_baseline(1) },
-    { name = "publish, 10 subscribers vs bare handler list", run = bus_case(10), baseline = exact_baseline(10) },
-    { name = "publish, 10 subscribers vs pcall handler list", run = bus_case(10),
-      baseline = exact_baseline(10, true) },
+    { name = "publish, 10 subscribers vs bare handler list", run = ten, baseline = exact_baseline(10) },
+    { name = "publish, 10 subscribers vs pcall handler list", run = ten, baseline = exact_baseline(10, true) },
     { name = "publish, 1000 wildcards (1 matches) vs scan", run = bus_case(WILDCARDS, wildcard_patterns()),
       baseline = scan_baseline() },
+    { name = "the same, 10000 topics in turn (uncached)", run = uncached_case(),
+      baseline = scan_baseline(distinct_topics()) },
   },
 }

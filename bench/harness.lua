@@ -5,12 +5,17 @@
 local clock = require("qtforge").utils.monotonic
 
 local SAMPLES = 5
+local WARMUP = 200
 local TARGET_SECONDS = 0.05 -- per sample: long enough for the clock, short enough for CI
 
 local harness = {}
 
 -- Time per iteration of `run(n)` (which loops n times), in nanoseconds: median of SAMPLES.
 local function time_per_op(run)
+  -- a first run long enough for the loop in `run` to become hot, so that under
+  -- LuaJIT the trace starts at that loop, as in a program that runs the work
+  -- many times, rather than at a function entered from the harness
+  run(WARMUP)
   local n = 1
   -- grow n until one sample takes long enough to measure; this also warms up the JIT
   while true do

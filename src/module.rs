@@ -23,6 +23,43 @@ const SUBMODULES: &[(&str, Register)] = &[
 /// Registry key of the helpers the Lua chunks share (`support.lua`).
 const SUPPORT_KEY: &str = "qtforge.support";
 
+/// The natives every submodule's Lua chunk starts from: the shared helpers
+/// (`support`), the `Error` and `Version` classes and the monotonic clock.
+pub fn chunk_natives(lua: &Lua) -> mlua::Result<Table> {
+    let natives = lua.create_table()?;
+    natives.set("support", support(lua)?)?;
+    natives.set(
+        "Error",
+        lua.named_registry_value::<Table>(crate::error::lua::CLASS_KEY)?,
+    )?;
+    natives.set(
+        "Version",
+        lua.named_registry_value::<Table>(crate::utils::lua::VERSION_CLASS_KEY)?,
+    )?;
+    natives.set(
+        "monotonic",
+        lua.named_registry_value::<mlua::Function>(crate::utils::lua::MONOTONIC_KEY)?,
+    )?;
+    Ok(natives)
+}
+
+/// Runs a submodule's Lua chunk (`path` under `src/`, for tracebacks) with its
+/// natives; returns the table of classes it gives back.
+pub fn run_chunk(lua: &Lua, path: &str, source: &str, natives: Table) -> mlua::Result<Table> {
+    lua.load(source)
+        .set_name(format!("=qtforge/{path}"))
+        .call(natives)
+}
+
+/// The submodule table: the entries of `classes` named in `names`.
+pub fn public(lua: &Lua, classes: &Table, names: &[&str]) -> mlua::Result<Table> {
+    let table = lua.create_table()?;
+    for name in names {
+        table.set(*name, classes.get::<mlua::Value>(*name)?)?;
+    }
+    Ok(table)
+}
+
 /// The shared Lua helpers (`describe`, `check_options`, `class`...), loaded once per state.
 pub fn support(lua: &Lua) -> mlua::Result<Table> {
     if let Some(support) = lua.named_registry_value::<Option<Table>>(SUPPORT_KEY)? {

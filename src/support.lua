@@ -1,7 +1,7 @@
 -- Helpers every Lua chunk of qtforge shares: argument descriptions, method and
 -- option checks, safe tostring and the callable class table.
-local error, getmetatable, pairs, pcall, setmetatable, tostring, type =
-  error, getmetatable, pairs, pcall, setmetatable, tostring, type
+local error, getmetatable, ipairs, pairs, pcall, setmetatable, tostring, type =
+  error, getmetatable, ipairs, pairs, pcall, setmetatable, tostring, type
 local string_format = string.format
 local table_concat, table_sort = table.concat, table.sort
 
@@ -73,6 +73,27 @@ function support.is_callable(value)
   end
   local meta = getmetatable(value)
   return type(meta) == "table" and meta.__call ~= nil
+end
+
+--- Adds `fn` to the listener list `owner[field]` and returns a function that
+--- removes it. The list is replaced, never changed in place, so a loop over it
+--- that is under way (a listener adding or removing one) keeps the list it had.
+function support.listen(owner, field, fn)
+  local listeners = {}
+  for i, existing in ipairs(owner[field]) do
+    listeners[i] = existing
+  end
+  listeners[#listeners + 1] = fn
+  owner[field] = listeners
+  return function()
+    local kept = {}
+    for _, existing in ipairs(owner[field]) do
+      if existing ~= fn then
+        kept[#kept + 1] = existing
+      end
+    end
+    owner[field] = kept
+  end
 end
 
 --- A callable class table: Name(...) and Name.new(...) build the same object;

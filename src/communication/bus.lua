@@ -609,21 +609,7 @@ function Bus:on_error(fn)
   if not is_callable(fn) then
     error("MessageBus:on_error: argument 'fn' must be a function, got " .. describe(fn), 2)
   end
-  local listeners = {}
-  for i, existing in ipairs(self._error_listeners) do
-    listeners[i] = existing
-  end
-  listeners[#listeners + 1] = fn
-  self._error_listeners = listeners
-  return function()
-    local kept = {}
-    for _, existing in ipairs(self._error_listeners) do
-      if existing ~= fn then
-        kept[#kept + 1] = existing
-      end
-    end
-    self._error_listeners = kept
-  end
+  return support.listen(self, "_error_listeners", fn)
 end
 
 --- The patterns that have subscriptions, sorted, each once.

@@ -7,29 +7,13 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mlua::{
-    IntoLuaMulti, Lua, LuaSerdeExt, LuaString, MultiValue, Nil, Table, UserData, UserDataMethods,
-    Value,
+    IntoLuaMulti, Lua, LuaSerdeExt, LuaString, Nil, Table, UserData, UserDataMethods, Value,
 };
 
 use super::contract::RawContract;
 use super::router::{DEFAULT_CACHE_LIMIT, Router};
-use crate::error::{Error, lua as lua_error};
-
-/// `value`, or `nil, message` for `bus.lua` to raise at its caller's line.
-fn or_message<T: IntoLuaMulti>(lua: &Lua, result: Result<T, Error>) -> mlua::Result<MultiValue> {
-    match result {
-        Ok(value) => value.into_lua_multi(lua),
-        Err(err) => {
-            let details = err.details();
-            let message = if details.is_empty() {
-                err.to_string()
-            } else {
-                format!("{err} ({details})")
-            };
-            (Nil, message).into_lua_multi(lua)
-        }
-    }
-}
+use crate::error::Error;
+use crate::error::lua::or_message;
 
 /// A list of slot numbers, or nil when there is none (the common case).
 fn slots_or_nil(lua: &Lua, slots: Vec<u32>) -> mlua::Result<Value> {
@@ -112,12 +96,7 @@ impl UserData for LuaRouter {
 
 /// The functions `bus.lua` gets from Rust.
 fn natives(lua: &Lua) -> mlua::Result<Table> {
-    let natives = lua.create_table()?;
-    natives.set("support", crate::module::support(lua)?)?;
-    natives.set(
-        "monotonic",
-        lua.named_registry_value::<mlua::Function>(crate::utils::lua::MONOTONIC_KEY)?,
-    )?;
+    let natives = crate::module::chunk_natives(lua)?;
     // true/false, or nil and a message when the version or range is malformed
     natives.set(
         "satisfies",
@@ -130,14 +109,6 @@ fn natives(lua: &Lua) -> mlua::Result<Table> {
                 ),
             )
         })?,
-    )?;
-    natives.set(
-        "Error",
-        lua.named_registry_value::<Table>(lua_error::CLASS_KEY)?,
-    )?;
-    natives.set(
-        "Version",
-        lua.named_registry_value::<Table>(crate::utils::lua::VERSION_CLASS_KEY)?,
     )?;
     natives.set(
         "new_router",
@@ -175,22 +146,20 @@ fn natives(lua: &Lua) -> mlua::Result<Table> {
 
 /// Builds the `qtforge.communication` table.
 pub fn register(lua: &Lua) -> mlua::Result<Table> {
-    let classes: Table = lua
-        .load(include_str!("bus.lua"))
-        .set_name("=qtforge/communication/bus.lua")
-        .call(natives(lua)?)?;
-    let communication = lua.create_table()?;
-    for name in [
-        "MessageBus",
-        "Message",
-        "RequestResponseSystem",
-        "ServiceContract",
-        "STOP",
-    ] {
-        communication.set(name, classes.get::<Value>(name)?)?;
-    }
-    lua.set_named_registry_value(CLASSES_KEY, classes)?;
-    Ok(communication)
+    let source = include_str!("bus.lua");
+    let classes = crate::module::run_chunk(lua, "communication/bus.lua", source, natives(lua)?)?;
+    lua.set_named_registry_value(CLASSES_KEY, &classes)?;
+    crate::module::public(
+        lua,
+        &classes,
+        &[
+            "MessageBus",
+            "Message",
+            "RequestResponseSystem",
+            "ServiceContract",
+            "STOP",
+        ],
+    )
 }
 
 /// Registry key of the table of classes `bus.lua` returns (with the metatables

@@ -306,12 +306,7 @@ impl Router {
     /// The subscriptions a message on `topic` reaches, in delivery order, and
     /// the slot the route is remembered under until a change makes it stale.
     pub fn route(&mut self, topic: &str) -> Result<Route, Error> {
-        check_topic(topic)?;
-        let words: Vec<&str> = topic.split('.').collect();
-        let mut found = Vec::new();
-        self.trie.collect(&words, &mut found);
-        found.sort_unstable();
-        found.dedup();
+        let mut found = self.matching(topic)?;
         let priority = |id: &u64| self.subscriptions.get(id).map_or(0, |s| s.priority);
         // stable: equal priorities keep id (subscription) order
         found.sort_by_key(|id| std::cmp::Reverse(priority(id)));
@@ -338,13 +333,18 @@ impl Router {
 
     /// How many subscriptions a message on `topic` reaches.
     pub fn count(&self, topic: &str) -> Result<usize, Error> {
+        Ok(self.matching(topic)?.len())
+    }
+
+    /// The ids of the subscriptions whose pattern matches `topic`, ascending, each once.
+    fn matching(&self, topic: &str) -> Result<Vec<u64>, Error> {
         check_topic(topic)?;
         let words: Vec<&str> = topic.split('.').collect();
         let mut found = Vec::new();
         self.trie.collect(&words, &mut found);
         found.sort_unstable();
         found.dedup();
-        Ok(found.len())
+        Ok(found)
     }
 
     /// Every pattern with at least one subscription, sorted, each once.

@@ -835,19 +835,10 @@ impl UserData for LuaResolver {
 
 /// The functions `manager.lua` gets from Rust.
 fn natives(lua: &Lua) -> mlua::Result<Table> {
-    let natives = lua.create_table()?;
-    natives.set("support", crate::module::support(lua)?)?;
+    let natives = crate::module::chunk_natives(lua)?;
     natives.set(
         "communication",
         lua.named_registry_value::<Table>(crate::communication::lua::CLASSES_KEY)?,
-    )?;
-    natives.set(
-        "Error",
-        lua.named_registry_value::<Table>(lua_error::CLASS_KEY)?,
-    )?;
-    natives.set(
-        "Version",
-        lua.named_registry_value::<Table>(crate::utils::lua::VERSION_CLASS_KEY)?,
     )?;
     natives.set(
         "new_core",
@@ -866,10 +857,6 @@ fn natives(lua: &Lua) -> mlua::Result<Table> {
     natives.set(
         "new_resolver",
         lua.create_function(|_, ()| Ok(LuaResolver::default()))?,
-    )?;
-    natives.set(
-        "monotonic",
-        lua.named_registry_value::<mlua::Function>(crate::utils::lua::MONOTONIC_KEY)?,
     )?;
     natives.set(
         "inspect",
@@ -932,20 +919,19 @@ fn natives(lua: &Lua) -> mlua::Result<Table> {
 
 /// Builds the `qtforge.core` table.
 pub fn register(lua: &Lua) -> mlua::Result<Table> {
-    let classes: Table = lua
-        .load(include_str!("manager.lua"))
-        .set_name("=qtforge/core/manager.lua")
-        .call(natives(lua)?)?;
-    let core = lua.create_table()?;
-    for name in [
-        "PluginManager",
-        "PluginLoader",
-        "PluginLifecycleManager",
-        "PluginDependencyResolver",
-    ] {
-        core.set(name, classes.get::<Value>(name)?)?;
-    }
+    let source = include_str!("manager.lua");
+    let classes = crate::module::run_chunk(lua, "core/manager.lua", source, natives(lua)?)?;
+    lua.set_named_registry_value("qtforge.core.classes", &classes)?;
+    let core = crate::module::public(
+        lua,
+        &classes,
+        &[
+            "PluginManager",
+            "PluginLoader",
+            "PluginLifecycleManager",
+            "PluginDependencyResolver",
+        ],
+    )?;
     core.set("API_VERSION", HOST_API_VERSION.to_string())?;
-    lua.set_named_registry_value("qtforge.core.classes", classes)?;
     Ok(core)
 }

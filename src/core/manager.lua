@@ -16,7 +16,7 @@ local string_format, string_match = string.format, string.match
 
 local support = native.support
 local describe, method_check, safe_tostring = support.describe, support.method_check, support.safe_tostring
-local check_options, class = support.check_options, support.class
+local check_options, class, listen = support.check_options, support.class, support.listen
 local Error = native.Error
 local communication = native.communication
 local plugin_bus, release_bus = communication.plugin_bus, communication.release
@@ -869,21 +869,7 @@ function Manager:on_event(fn)
   if type(fn) ~= "function" then
     error("PluginManager:on_event: argument 'fn' must be a function, got " .. describe(fn), 2)
   end
-  local listeners = {}
-  for i, existing in ipairs(self._listeners) do
-    listeners[i] = existing
-  end
-  listeners[#listeners + 1] = fn
-  self._listeners = listeners
-  return function()
-    local kept = {}
-    for _, existing in ipairs(self._listeners) do
-      if existing ~= fn then
-        kept[#kept + 1] = existing
-      end
-    end
-    self._listeners = kept
-  end
+  return listen(self, "_listeners", fn)
 end
 
 local function callable_instance(self, fname, id, level)

@@ -1,7 +1,7 @@
 //! The Lua side of [`Error`]: the `qtforge.Error` class and the result tables
 //! that carry an error to Lua code.
 
-use mlua::{Lua, Table};
+use mlua::{IntoLuaMulti, Lua, MultiValue, Nil, Table};
 
 use super::Error;
 
@@ -30,6 +30,26 @@ pub fn to_lua(lua: &Lua, err: &Error) -> mlua::Result<Table> {
     let metatable: Table = lua.named_registry_value(METATABLE_KEY)?;
     value.set_metatable(Some(metatable))?;
     Ok(value)
+}
+
+/// `value`, or `nil, message` (the error and its details in one line) for the
+/// Lua side to raise at its caller's line: how natives report misuse.
+pub fn or_message<T: IntoLuaMulti>(
+    lua: &Lua,
+    result: Result<T, Error>,
+) -> mlua::Result<MultiValue> {
+    match result {
+        Ok(value) => value.into_lua_multi(lua),
+        Err(err) => {
+            let details = err.details();
+            let message = if details.is_empty() {
+                err.to_string()
+            } else {
+                format!("{err} ({details})")
+            };
+            (Nil, message).into_lua_multi(lua)
+        }
+    }
 }
 
 /// A failed result: `{ success = false, error = Error }`.

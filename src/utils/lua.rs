@@ -1,30 +1,14 @@
 //! `qtforge.utils`: the Lua side of [`super::version`].
 
-use mlua::{IntoLuaMulti, Lua, LuaString, MultiValue, Nil, Table};
+use mlua::{Lua, LuaString, Table};
 
 use super::version;
-use crate::error::Error;
+use crate::error::lua::or_message;
 
 /// Registry key of the `Version` class, for Rust code that hands versions to Lua.
 pub const VERSION_CLASS_KEY: &str = "qtforge.utils.Version";
 /// Registry key of `utils.monotonic`, for the Lua chunks of other submodules.
 pub const MONOTONIC_KEY: &str = "qtforge.utils.monotonic";
-
-/// `value`, or `nil, message` for the Lua side to raise at its caller's level.
-fn or_message<T: IntoLuaMulti>(lua: &Lua, result: Result<T, Error>) -> mlua::Result<MultiValue> {
-    match result {
-        Ok(value) => value.into_lua_multi(lua),
-        Err(err) => {
-            let details = err.details();
-            let message = if details.is_empty() {
-                err.to_string()
-            } else {
-                format!("{err} ({details})")
-            };
-            (Nil, message).into_lua_multi(lua)
-        }
-    }
-}
 
 /// The functions `version.lua` calls for the parts it leaves to the semver crate.
 fn version_natives(lua: &Lua) -> mlua::Result<Table> {

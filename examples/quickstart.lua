@@ -18,7 +18,10 @@ for _, result in ipairs(manager:load_directory(here .. "/plugins")) do
   print(string.format("  %-8s %s", result.success and "ok" or "failed", result.plugin_id or result.path))
 end
 
--- 2. handles: info, exports as methods
+-- 2. handles: info, exports as methods; the greeter publishes each greeting on the bus
+manager:bus():subscribe("greeter.*", function(message)
+  print(string.format("  message %s from %s: %s", message.type, message.sender, message.data.line))
+end)
 local greeter = manager:get_plugin("greeter")
 print(string.format("\n%s %s is %s; depends on %s", greeter:name(), greeter:version():to_string(),
   greeter:state(), greeter:dependencies()[1].name))

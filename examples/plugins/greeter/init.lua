@@ -15,6 +15,8 @@ end
 function plugin.exports.greet(name)
   local line = ctx.config.greeting .. ", " .. name .. ctx.require("punctuation").mark
   ctx.deps.logbook.write(line)
+  -- anyone may listen; the bus stamps the message with this plugin's id
+  ctx.bus:publish("greeter.greeted", { name = name, line = line })
   return line
 end
 

@@ -12,7 +12,9 @@
 pub mod communication;
 pub mod core;
 pub mod error;
+pub mod managers;
 pub mod module;
 pub mod utils;
+pub mod watch;
 
 pub use error::Error;

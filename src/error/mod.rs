@@ -95,6 +95,27 @@ pub enum Error {
     InvalidTopic { topic: String, reason: String },
     /// A service contract's definition is malformed.
     InvalidContract { name: String, reason: String },
+    /// A configuration or data file does not parse; `line` and `column` count from 1.
+    ParseError {
+        source: String,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    /// Reading, writing or watching a file failed.
+    Io { path: String, reason: String },
+    /// A dotted configuration key is malformed (`a..b`), or does not fit the data (`list.x`).
+    InvalidKey { key: String, reason: String },
+    /// A value cannot be stored where it is asked to go (`nil` in TOML, a function anywhere).
+    InvalidValue { key: String, reason: String },
+    /// A JSON Schema is itself malformed.
+    InvalidSchema { reason: String },
+    /// An owner holds as many resources of a kind as its quota allows.
+    QuotaExceeded {
+        owner: String,
+        kind: String,
+        limit: u64,
+    },
 }
 
 impl Error {
@@ -123,6 +144,12 @@ impl Error {
             Error::InvalidPattern { .. } => "invalid_pattern",
             Error::InvalidTopic { .. } => "invalid_topic",
             Error::InvalidContract { .. } => "invalid_contract",
+            Error::ParseError { .. } => "parse_error",
+            Error::Io { .. } => "io_error",
+            Error::InvalidKey { .. } => "invalid_key",
+            Error::InvalidValue { .. } => "invalid_value",
+            Error::InvalidSchema { .. } => "invalid_schema",
+            Error::QuotaExceeded { .. } => "quota_exceeded",
         }
     }
 
@@ -152,7 +179,18 @@ impl Error {
             | Error::InvalidConfig { reason, .. }
             | Error::InvalidPattern { reason, .. }
             | Error::InvalidTopic { reason, .. }
-            | Error::InvalidContract { reason, .. } => reason.clone(),
+            | Error::InvalidContract { reason, .. }
+            | Error::Io { reason, .. }
+            | Error::InvalidKey { reason, .. }
+            | Error::InvalidValue { reason, .. }
+            | Error::InvalidSchema { reason } => reason.clone(),
+            Error::ParseError {
+                source,
+                line,
+                column,
+                reason,
+            } => format!("{source}:{line}:{column}: {reason}"),
+            Error::QuotaExceeded { .. } => String::new(),
             Error::LoadError { location, .. } => location.clone(),
             Error::DependencyCycle { cycle } => cycle.join(" -> "),
             Error::ModuleNotFound { searched, .. } => format!("looked for {}", searched.join(", ")),
@@ -264,6 +302,20 @@ impl fmt::Display for Error {
             Error::InvalidContract { name, .. } => {
                 write!(f, "service contract {name:?} is malformed")
             }
+            Error::ParseError {
+                source,
+                line,
+                column,
+                ..
+            } => write!(f, "{source} does not parse at line {line}, column {column}"),
+            Error::Io { path, .. } => write!(f, "cannot use {path}"),
+            Error::InvalidKey { key, .. } => write!(f, "{key:?} is not a usable key"),
+            Error::InvalidValue { key, .. } => write!(f, "the value at {key:?} cannot be stored"),
+            Error::InvalidSchema { .. } => write!(f, "the JSON Schema is malformed"),
+            Error::QuotaExceeded { owner, kind, limit } => write!(
+                f,
+                "{owner:?} already holds {limit} resource(s) of kind {kind:?}, its quota"
+            ),
         }
     }
 }

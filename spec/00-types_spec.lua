@@ -5,7 +5,7 @@ local qtforge = require("qtforge")
 local function read_stubs()
   local dir = "lua/types/"
   local text = {}
-  for _, name in ipairs({ "qtforge.lua", "utils.lua", "core.lua", "communication.lua" }) do
+  for _, name in ipairs({ "qtforge.lua", "utils.lua", "core.lua", "communication.lua", "managers.lua" }) do
     local file = assert(io.open(dir .. name, "r"))
     text[#text + 1] = file:read("a")
     file:close()
@@ -32,6 +32,7 @@ end
 local core_classes = debug.getregistry()["qtforge.core.classes"]
 
 local bus_classes = debug.getregistry()["qtforge.communication.classes"]
+local manager_classes = debug.getregistry()["qtforge.managers.classes"]
 
 -- each class: its label, the table users call, its stub name, the table holding
 -- its objects' methods, and their stub name
@@ -61,6 +62,15 @@ local CLASSES = {
   { "qtforge.communication.ServiceContract", qtforge.communication.ServiceContract, "ServiceContractClass",
     bus_classes._Contract, "ServiceContract" },
   { "a plugin's bus", {}, "PluginBus", bus_classes._PluginBus, "PluginBus" },
+  { "qtforge.managers.ConfigurationManager", qtforge.managers.ConfigurationManager, "ConfigurationManagerClass",
+    manager_classes.config._ConfigurationManager, "ConfigurationManager" },
+  { "a configuration scope", {}, "ConfigScope", manager_classes.config._Scope, "ConfigScope" },
+  { "qtforge.managers.LoggingManager", qtforge.managers.LoggingManager, "LoggingManagerClass",
+    manager_classes.logging._LoggingManager, "LoggingManager" },
+  { "qtforge.managers.ResourceManager", qtforge.managers.ResourceManager, "ResourceManagerClass",
+    manager_classes.resources._ResourceManager, "ResourceManager" },
+  { "a resource", {}, "Resource", manager_classes.resources._Resource, "Resource" },
+  { "a plugin's resources", {}, "PluginResources", manager_classes.resources._PluginResources, "PluginResources" },
 }
 
 describe("lua/types", function()
@@ -85,6 +95,12 @@ describe("lua/types", function()
   it("declares every field of qtforge.communication", function()
     for name in pairs(qtforge.communication) do
       assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.communication." .. name)
+    end
+  end)
+
+  it("declares every field of qtforge.managers", function()
+    for name in pairs(qtforge.managers) do
+      assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.managers." .. name)
     end
   end)
 

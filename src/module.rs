@@ -17,6 +17,7 @@ type Register = fn(&Lua) -> mlua::Result<Table>;
 const SUBMODULES: &[(&str, Register)] = &[
     ("utils", crate::utils::lua::register),
     ("communication", crate::communication::lua::register),
+    ("managers", crate::managers::lua::register),
     ("core", crate::core::lua::register),
 ];
 
@@ -122,6 +123,11 @@ mod entry_points {
     #[mlua::lua_module(name = "qtforge_communication")]
     fn qtforge_communication(lua: &Lua) -> mlua::Result<Table> {
         super::submodule(lua, "communication")
+    }
+
+    #[mlua::lua_module(name = "qtforge_managers")]
+    fn qtforge_managers(lua: &Lua) -> mlua::Result<Table> {
+        super::submodule(lua, "managers")
     }
 
     #[mlua::lua_module(name = "qtforge_utils")]

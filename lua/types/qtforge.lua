@@ -51,6 +51,7 @@ function ErrorClass.to_table(err) end
 ---@field Error qtforge.ErrorClass
 ---@field utils qtforge.utils
 ---@field communication qtforge.communication
+---@field managers qtforge.managers
 ---@field core qtforge.core
 local qtforge = {}
 

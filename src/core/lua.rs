@@ -841,6 +841,10 @@ fn natives(lua: &Lua) -> mlua::Result<Table> {
         lua.named_registry_value::<Table>(crate::communication::lua::CLASSES_KEY)?,
     )?;
     natives.set(
+        "managers",
+        lua.named_registry_value::<Table>(crate::managers::lua::CLASSES_KEY)?,
+    )?;
+    natives.set(
         "new_core",
         lua.create_function(|_, ()| {
             Ok(Core {

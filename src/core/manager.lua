@@ -21,6 +21,8 @@ local Error = native.Error
 local communication = native.communication
 local plugin_bus, release_bus = communication.plugin_bus, communication.release
 local bus_flush = communication._Bus.flush
+local resources_classes = native.managers.resources
+local plugin_resources, release_resources = resources_classes.plugin_resources, resources_classes.release_all
 local Version = native.Version
 local new_core = native.new_core
 local monotonic = native.monotonic
@@ -28,7 +30,7 @@ local read_module = native.read_module
 
 -- the hooks a plugin table may define; each must be a function when present
 local HOOKS = { "on_load", "on_start", "on_stop", "on_unload", "update", "on_configure", "on_reload", "health" }
-local MANAGER_OPTIONS = { autostart = "boolean", log = "function", bus = "table" }
+local MANAGER_OPTIONS = { autostart = "boolean", log = "function", bus = "table", resources = "table" }
 local LOAD_OPTIONS = { start = "boolean" }
 local LOG_LEVELS = { trace = true, debug = true, info = true, warn = true, error = true }
 -- transitions kept per plugin for PluginLifecycleManager:history()
@@ -382,6 +384,7 @@ local function new_instance(self, plan, plugin, env)
     log = logger_for(self, plan.id),
     require = require_for(inst),
     bus = plugin_bus(self._bus, plan.id, plan.retain_contracts_on_unload),
+    resources = plugin_resources(self._resources, plan.id),
   }
   inst.history[1] = { state = "loaded", at = monotonic() }
   return inst
@@ -439,6 +442,7 @@ local function load_approved(self, plan, plugin, should_start)
   end
   if not ok then
     release_bus(inst.ctx.bus)
+    release_resources(self._resources, id)
     message, location = split_error(captured.value)
     local err = core:abort_load(id, stage, message, location)
     err.traceback = captured.traceback
@@ -484,6 +488,10 @@ local function new_manager(level, opts)
     error("PluginManager: option 'bus' must be a qtforge.communication.MessageBus, got " .. describe(opts.bus),
       level + 1)
   end
+  if opts.resources ~= nil and getmetatable(opts.resources) ~= resources_classes._ResourceManager then
+    error("PluginManager: option 'resources' must be a qtforge.managers.ResourceManager, got "
+      .. describe(opts.resources), level + 1)
+  end
   local log = opts.log or default_log
   local self = setmetatable({
     _core = new_core(),
@@ -495,6 +503,7 @@ local function new_manager(level, opts)
     _autostart = opts.autostart ~= false,
     _log = log,
     _bus = opts.bus or communication.MessageBus({ log = log }),
+    _resources = opts.resources or resources_classes.ResourceManager(),
     _globals = _G,
     _time = 0,
     _clock = nil,
@@ -654,8 +663,11 @@ local function unload_one(self, id)
     if not ok then
       problems[#problems + 1] = fail_plugin(self, inst, "on_unload", captured)
     end
-    -- what the plugin subscribed, answered and provided goes with it
+    -- what the plugin subscribed, answered, provided and holds goes with it
     release_bus(inst.ctx.bus)
+    for _, problem in ipairs(release_resources(self._resources, id).errors) do
+      problems[#problems + 1] = problem
+    end
     inst.state = "unloaded"
   end
   local slot = self._slots[id]
@@ -731,6 +743,7 @@ function Manager:reload_plugin(id)
     old_state = nil -- on_unload failed: nothing to hand over
   end
   release_bus(old.ctx.bus)
+  release_resources(self._resources, id)
   local new = new_instance(self, plan, plugin, env)
   new.ctx.config = plan.current_config
   new.init_time, new.first_update, new.last_update = old.init_time, old.first_update, old.last_update
@@ -748,6 +761,7 @@ function Manager:reload_plugin(id)
     -- give the old version back what it released, and keep it
     call_hook(new, "on_unload", new.ctx)
     release_bus(new.ctx.bus)
+    release_resources(self._resources, id)
     old.ctx.bus = plugin_bus(self._bus, id, old.info.retain_contracts_on_unload)
     message, location = split_error(captured.value)
     err = core:abort_reload(id, stage, message, location)
@@ -855,6 +869,13 @@ function Manager:configure_plugin(id, changes)
   inst.ctx.config = merged
   emit(self, "configured", id)
   return success(id, { config = merged })
+end
+
+--- The manager's ResourceManager: each plugin's ctx.resources registers with it,
+--- and what a plugin holds is released when it unloads.
+function Manager:resources()
+  check_manager("PluginManager:resources", self)
+  return self._resources
 end
 
 --- The manager's MessageBus: each plugin's ctx.bus publishes and subscribes on it.

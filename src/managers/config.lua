@@ -1,0 +1,585 @@
+-- qtforge.managers.ConfigurationManager: layered configuration (defaults,
+-- files, environment, run time) that Rust parses, merges, saves and watches.
+-- Reads run here: Rust hands over the merged tree after each change, and a
+-- getter is a lookup in a flat table of dotted keys filled on first use, so a
+-- hot path never crosses into Rust.
+local native = ...
+
+local error, getmetatable, ipairs, pairs, pcall, setmetatable, tonumber, tostring, type = error, getmetatable,
+  ipairs, pairs, pcall, setmetatable, tonumber, tostring, type
+local math_floor, math_huge = math.floor, math.huge
+local string_format, string_sub = string.format, string.sub
+
+local support = native.support
+local describe, method_check, safe_tostring = support.describe, support.method_check, support.safe_tostring
+local check_options, class, is_callable = support.check_options, support.class, support.is_callable
+local Error = native.Error
+local new_layers = native.new_layers
+
+-- what a flat cache holds for a key that has no value
+local MISSING = setmetatable({}, { __name = "qtforge.managers.MISSING" })
+
+local ConfigurationManager = { __name = "qtforge.managers.ConfigurationManager" }
+local Methods = {}
+ConfigurationManager.__index = Methods
+
+local Scope = { __name = "qtforge.managers.ConfigScope" }
+local ScopeMethods = {}
+Scope.__index = ScopeMethods
+
+local function is_view(value)
+  local meta = getmetatable(value)
+  return meta == ConfigurationManager or meta == Scope
+end
+
+-- "ConfigurationManager:get" or "ConfigScope:get": errors name the class called
+local function name_of(view, method)
+  if getmetatable(view) == Scope then
+    return "ConfigScope:" .. method
+  end
+  return "ConfigurationManager:" .. method
+end
+
+local function check_view(method, self, level)
+  if not is_view(self) then
+    error("ConfigurationManager:" .. method .. ": call it with ':' on a ConfigurationManager or a scope, got "
+      .. describe(self), level + 1)
+  end
+end
+
+local function deep_copy(value)
+  if type(value) ~= "table" then
+    return value
+  end
+  local copy = {}
+  for k, v in pairs(value) do
+    copy[k] = deep_copy(v)
+  end
+  return copy
+end
+
+local function check_key(view, method, key, level, argument)
+  if type(key) ~= "string" then
+    error(string_format("%s: argument '%s' must be a dotted key string, got %s", name_of(view, method),
+      argument or "key", describe(key)), level + 1)
+  end
+end
+
+-- the value at a dotted key of a tree, or nil; a numeric segment also indexes
+-- arrays (1-based), as `server.ports.1`
+local function walk(tree, key)
+  local node = tree
+  local start = 1
+  while true do
+    if type(node) ~= "table" then
+      return nil
+    end
+    local dot = key:find(".", start, true)
+    local segment = string_sub(key, start, dot and dot - 1 or -1)
+    local child = node[segment]
+    if child == nil then
+      local index = tonumber(segment)
+      if index ~= nil then
+        child = node[index]
+      end
+    end
+    node = child
+    if dot == nil then
+      return node
+    end
+    start = dot + 1
+  end
+end
+
+local function full_key(view, key)
+  local prefix = view._prefix
+  if prefix == "" then
+    return key
+  end
+  if key == "" then
+    return prefix
+  end
+  return prefix .. "." .. key
+end
+
+-- The value of `key` in a view, from the tree, kept in the view's flat cache.
+local function resolve(view, method, key, level)
+  check_view(method, view, level + 1)
+  check_key(view, method, key, level + 1)
+  if key == "" or key:find("..", 1, true) or key:sub(1, 1) == "." or key:sub(-1) == "." then
+    error(string_format("%s: %q is not a dotted key (no empty segments)", name_of(view, method), key), level + 1)
+  end
+  local value = walk(view._state.tree, full_key(view, key))
+  if value == nil then
+    value = MISSING
+  end
+  view._flat[key] = value
+  return value
+end
+
+local function type_error(view, method, key, value, wanted, level)
+  error(string_format("%s: %q is a %s, not %s", name_of(view, method), full_key(view, key), type(value), wanted),
+    level + 1)
+end
+
+local function check_default(view, method, default, wanted, level)
+  if default ~= nil and type(default) ~= wanted then
+    error(string_format("%s: argument 'default' must be a %s or nil, got %s", name_of(view, method), wanted,
+      describe(default)), level + 1)
+  end
+end
+
+---------------------------------------------------------------------------
+-- Readers: the same for the manager and its scopes
+---------------------------------------------------------------------------
+
+local Readers = {}
+
+function Readers.get_string(self, key, default)
+  local flat = self._flat
+  local value = flat and flat[key]
+  if value == nil then
+    value = resolve(self, "get_string", key, 2)
+  end
+  if type(value) == "string" then
+    return value
+  elseif value == MISSING then
+    check_default(self, "get_string", default, "string", 2)
+    return default
+  end
+  type_error(self, "get_string", key, value, "a string", 2)
+end
+
+function Readers.get_number(self, key, default)
+  local flat = self._flat
+  local value = flat and flat[key]
+  if value == nil then
+    value = resolve(self, "get_number", key, 2)
+  end
+  if type(value) == "number" then
+    return value
+  elseif value == MISSING then
+    check_default(self, "get_number", default, "number", 2)
+    return default
+  end
+  type_error(self, "get_number", key, value, "a number", 2)
+end
+
+local function is_integer(value)
+  return type(value) == "number" and value == math_floor(value) and value > -math_huge and value < math_huge
+end
+
+function Readers.get_int(self, key, default)
+  local flat = self._flat
+  local value = flat and flat[key]
+  if value == nil then
+    value = resolve(self, "get_int", key, 2)
+  end
+  if is_integer(value) then
+    return value
+  elseif value == MISSING then
+    if default ~= nil and not is_integer(default) then
+      error(name_of(self, "get_int") .. ": argument 'default' must be an integer or nil, got " .. tostring(default), 2)
+    end
+    return default
+  elseif type(value) == "number" then
+    error(string_format("%s: %q is %s, not an integer", name_of(self, "get_int"), full_key(self, key),
+      tostring(value)), 2)
+  end
+  type_error(self, "get_int", key, value, "an integer", 2)
+end
+
+function Readers.get_bool(self, key, default)
+  local flat = self._flat
+  local value = flat and flat[key]
+  if value == nil then
+    value = resolve(self, "get_bool", key, 2)
+  end
+  if type(value) == "boolean" then
+    return value
+  elseif value == MISSING then
+    check_default(self, "get_bool", default, "boolean", 2)
+    return default
+  end
+  type_error(self, "get_bool", key, value, "a boolean", 2)
+end
+
+--- A copy of the table at `key`: changing it changes nothing here.
+function Readers.get_table(self, key, default)
+  local flat = self._flat
+  local value = flat and flat[key]
+  if value == nil then
+    value = resolve(self, "get_table", key, 2)
+  end
+  if value == MISSING then
+    check_default(self, "get_table", default, "table", 2)
+    return default
+  elseif type(value) == "table" then
+    return deep_copy(value)
+  end
+  type_error(self, "get_table", key, value, "a table", 2)
+end
+
+--- The value at `key` whatever its type (tables copied), or `default`.
+function Readers.get(self, key, default)
+  local flat = self._flat
+  local value = flat and flat[key]
+  if value == nil then
+    value = resolve(self, "get", key, 2)
+  end
+  if value == MISSING then
+    return default
+  end
+  return deep_copy(value)
+end
+
+function Readers.has(self, key)
+  local flat = self._flat
+  local value = flat and flat[key]
+  if value == nil then
+    value = resolve(self, "has", key, 2)
+  end
+  return value ~= MISSING
+end
+
+---------------------------------------------------------------------------
+-- Changes: Rust applies them and hands back the keys that changed and the tree
+---------------------------------------------------------------------------
+
+local function notify(state, changed, old_tree)
+  local listeners = state.listeners
+  if #listeners == 0 or changed == nil then
+    return
+  end
+  for _, key in ipairs(changed) do
+    for _, listener in ipairs(listeners) do
+      local prefix = listener.prefix
+      if prefix == "" or key == prefix or string_sub(key, 1, #prefix + 1) == prefix .. "." then
+        local ok, problem = pcall(listener.fn, key, walk(state.tree, key), walk(old_tree, key))
+        if not ok then
+          state.report("on_change listener for " .. (prefix == "" and "everything" or prefix) .. " failed: "
+            .. safe_tostring(problem))
+        end
+      end
+    end
+  end
+end
+
+-- Installs the merged tree after a change and tells the listeners.
+local function apply(state, changed, tree)
+  local old_tree = state.tree
+  state.tree = tree
+  state.generation = state.generation + 1
+  for view in pairs(state.views) do
+    view._flat = {}
+    view._snapshot = nil
+  end
+  notify(state, changed, old_tree)
+end
+
+local function changed_or_raise(view, method, changed, tree_or_message, level)
+  local state = view._state
+  if changed == nil then
+    error(name_of(view, method) .. ": " .. tostring(tree_or_message), level + 1)
+  end
+  apply(state, changed, tree_or_message)
+  return true
+end
+
+function Readers.set(self, key, value)
+  check_view("set", self, 2)
+  check_key(self, "set", key, 2)
+  local changed, tree = self._state.layers:set(full_key(self, key), value)
+  return changed_or_raise(self, "set", changed, tree, 2)
+end
+
+--- Removes the value at `key` whatever layer gave it; true when there was one.
+function Readers.remove(self, key)
+  check_view("remove", self, 2)
+  check_key(self, "remove", key, 2)
+  local state = self._state
+  local had = walk(state.tree, full_key(self, key)) ~= nil
+  local changed, tree = state.layers:remove(full_key(self, key))
+  changed_or_raise(self, "remove", changed, tree, 2)
+  return had
+end
+
+--- Every leaf key under `prefix` (relative to this view), sorted.
+function Readers.keys(self, prefix)
+  check_view("keys", self, 2)
+  prefix = prefix or ""
+  check_key(self, "keys", prefix, 2, "prefix")
+  local keys, message = self._state.layers:keys(full_key(self, prefix))
+  if keys == nil then
+    error(name_of(self, "keys") .. ": " .. message, 2)
+  end
+  local own = self._prefix
+  if own ~= "" then
+    for i, key in ipairs(keys) do
+      keys[i] = key == own and "" or string_sub(key, #own + 2)
+    end
+  end
+  return keys
+end
+
+--- The layer that gives `key` its value: "default", "file:<path>", "env:<VAR>",
+--- "runtime", or nil when nothing does.
+function Readers.source(self, key)
+  check_view("source", self, 2)
+  check_key(self, "source", key, 2)
+  return self._state.layers:source(full_key(self, key))
+end
+
+--- A deep copy of this view's values.
+function Readers.to_table(self)
+  check_view("to_table", self, 2)
+  local tree = self._prefix == "" and self._state.tree or walk(self._state.tree, self._prefix)
+  if type(tree) ~= "table" then
+    return {}
+  end
+  return deep_copy(tree)
+end
+
+--- A plain table of this view's values for hot paths, made once per change:
+--- read it, do not change it (the next snapshot after a change is a new table).
+function Readers.snapshot(self)
+  local snapshot = self._snapshot
+  if snapshot == nil then
+    snapshot = Readers.to_table(self)
+    self._snapshot = snapshot
+  end
+  return snapshot
+end
+
+--- on_change(prefix, fn): fn(key, new_value, old_value) for each key under
+--- `prefix` (relative to this view; "" for all) that a change touches. Returns
+--- a function that removes the listener.
+function Readers.on_change(self, prefix, fn)
+  check_view("on_change", self, 2)
+  check_key(self, "on_change", prefix, 2, "prefix")
+  if not is_callable(fn) then
+    error(name_of(self, "on_change") .. ": argument 'fn' must be a function, got " .. describe(fn), 2)
+  end
+  local listener = { prefix = full_key(self, prefix), fn = fn }
+  local remove = support.listen(self._state, "listeners", listener)
+  return remove
+end
+
+local function new_view(state, prefix)
+  local view = setmetatable({ _state = state, _prefix = prefix, _flat = {} }, Scope)
+  state.views[view] = true
+  return view
+end
+
+--- A view of the values under `prefix`: the same readers and writers, with
+--- keys relative to it.
+function Readers.scope(self, prefix)
+  check_view("scope", self, 2)
+  check_key(self, "scope", prefix, 2, "prefix")
+  if prefix == "" or prefix:find("..", 1, true) or prefix:sub(1, 1) == "." or prefix:sub(-1) == "." then
+    error(string_format("%s: %q is not a dotted key", name_of(self, "scope"), prefix), 2)
+  end
+  return new_view(self._state, full_key(self, prefix))
+end
+
+for name, fn in pairs(Readers) do
+  Methods[name] = fn
+  ScopeMethods[name] = fn
+end
+
+Scope.__tostring = function(view)
+  return string_format("qtforge.managers.ConfigScope(%s)", view._prefix)
+end
+
+---------------------------------------------------------------------------
+-- ConfigurationManager: files, environment, schema, watching
+---------------------------------------------------------------------------
+
+local check_manager = method_check(ConfigurationManager, "a ConfigurationManager")
+
+local function failure(err)
+  return { success = false, error = err }
+end
+
+local OPTIONS = { env_prefix = "string", env = "table", defaults = "table", log = "function" }
+
+local function new_manager(level, opts)
+  opts = check_options("ConfigurationManager", opts, OPTIONS, level + 1)
+  local layers, message = new_layers(opts.env_prefix, opts.env)
+  if layers == nil then
+    error("ConfigurationManager: " .. message, level + 1)
+  end
+  local log = opts.log
+  local state = {
+    layers = layers,
+    tree = layers:tree(),
+    generation = 0,
+    listeners = {},
+    error_listeners = {},
+    views = setmetatable({}, { __mode = "k" }),
+  }
+  state.report = function(text)
+    if log then
+      pcall(log, "error", "qtforge.config", text)
+    else
+      io.stderr:write("qtforge [error] qtforge.config: " .. text .. "\n")
+    end
+  end
+  local self = setmetatable({ _state = state, _prefix = "", _flat = {} }, ConfigurationManager)
+  state.views[self] = true
+  if opts.defaults ~= nil then
+    local changed, tree = layers:set_defaults(opts.defaults)
+    if changed == nil then
+      error("ConfigurationManager: option 'defaults': " .. tostring(tree), level + 1)
+    end
+    state.tree = tree
+  end
+  return self
+end
+
+local function result_of(state, changed, tree_or_err)
+  if changed == nil then
+    return failure(tree_or_err)
+  end
+  apply(state, changed, tree_or_err)
+  return { success = true, changed = changed }
+end
+
+--- load_from_file(path): merges a .json or .toml file as a layer above the
+--- files loaded before it (loading the same path again replaces its values).
+--- A result; on parse_error nothing changes.
+function Methods:load_from_file(path)
+  check_manager("ConfigurationManager:load_from_file", self)
+  if type(path) ~= "string" then
+    error("ConfigurationManager:load_from_file: argument 'path' must be a string, got " .. describe(path), 2)
+  end
+  local changed, tree = self._state.layers:load_file(path)
+  return result_of(self._state, changed, tree)
+end
+
+--- load_from_string(text, format, name): like a file named `name` (default "string").
+function Methods:load_from_string(text, format, name)
+  check_manager("ConfigurationManager:load_from_string", self)
+  if type(text) ~= "string" then
+    error("ConfigurationManager:load_from_string: argument 'text' must be a string, got " .. describe(text), 2)
+  end
+  if format ~= "json" and format ~= "toml" then
+    error("ConfigurationManager:load_from_string: argument 'format' must be \"json\" or \"toml\", got "
+      .. describe(format), 2)
+  end
+  if name ~= nil and type(name) ~= "string" then
+    error("ConfigurationManager:load_from_string: argument 'name' must be a string or nil, got " .. describe(name), 2)
+  end
+  local changed, tree = self._state.layers:load_string(text, format, name or "string")
+  return result_of(self._state, changed, tree)
+end
+
+--- save_to_file(path): writes the merged configuration atomically, in the
+--- format of the path's extension. A result.
+function Methods:save_to_file(path)
+  check_manager("ConfigurationManager:save_to_file", self)
+  if type(path) ~= "string" then
+    error("ConfigurationManager:save_to_file: argument 'path' must be a string, got " .. describe(path), 2)
+  end
+  local ok, err = self._state.layers:save(path)
+  if not ok then
+    return failure(err)
+  end
+  return { success = true, path = path }
+end
+
+--- validate(schema): checks the merged configuration against a JSON Schema (a
+--- table or JSON text). { success = true } or { success = false, error,
+--- violations = { { path, message }, ... } }, every violation listed.
+function Methods:validate(schema)
+  check_manager("ConfigurationManager:validate", self)
+  if type(schema) ~= "table" and type(schema) ~= "string" then
+    error("ConfigurationManager:validate: argument 'schema' must be a table or JSON text, got " .. describe(schema), 2)
+  end
+  local violations, err = self._state.layers:validate(schema)
+  if violations == nil then
+    return failure(err)
+  end
+  if #violations == 0 then
+    return { success = true, violations = violations }
+  end
+  local first = violations[1]
+  return {
+    success = false,
+    error = Error("schema_violation", string_format("%d schema violation(s), first at %s: %s", #violations,
+      first.path == "" and "the top" or first.path, first.message)),
+    violations = violations,
+  }
+end
+
+--- watch(path): reloads the file when it changes on disk. The change is
+--- applied by poll() (and by manager:update_all_plugins() for the manager's
+--- configuration); a bad edit is reported and the last good values stay.
+function Methods:watch(path)
+  check_manager("ConfigurationManager:watch", self)
+  if type(path) ~= "string" then
+    error("ConfigurationManager:watch: argument 'path' must be a string, got " .. describe(path), 2)
+  end
+  local ok, err = self._state.layers:watch(path)
+  if not ok then
+    return failure(err)
+  end
+  return { success = true, path = path }
+end
+
+function Methods:unwatch(path)
+  check_manager("ConfigurationManager:unwatch", self)
+  if type(path) ~= "string" then
+    error("ConfigurationManager:unwatch: argument 'path' must be a string, got " .. describe(path), 2)
+  end
+  return self._state.layers:unwatch(path)
+end
+
+--- Registers fn(err) for reloads that failed (a bad edit of a watched file);
+--- returns a function that removes it.
+function Methods:on_error(fn)
+  check_manager("ConfigurationManager:on_error", self)
+  if not is_callable(fn) then
+    error("ConfigurationManager:on_error: argument 'fn' must be a function, got " .. describe(fn), 2)
+  end
+  return support.listen(self._state, "error_listeners", fn)
+end
+
+--- Applies the changes of watched files; returns how many files it reloaded.
+function Methods:poll()
+  check_manager("ConfigurationManager:poll", self)
+  local state = self._state
+  local paths = state.layers:poll()
+  if paths == nil then
+    return 0
+  end
+  local reloaded = 0
+  for _, path in ipairs(paths) do
+    local changed, tree = state.layers:load_file(path)
+    if changed == nil then
+      -- the last good values stay
+      state.report("reloading " .. path .. " failed: " .. tostring(tree))
+      for _, fn in ipairs(state.error_listeners) do
+        pcall(fn, tree)
+      end
+    else
+      reloaded = reloaded + 1
+      apply(state, changed, tree)
+    end
+  end
+  return reloaded
+end
+
+ConfigurationManager.__tostring = function()
+  return "qtforge.managers.ConfigurationManager"
+end
+
+return {
+  ConfigurationManager = class("qtforge.managers.ConfigurationManager", new_manager),
+  -- for manager.lua
+  scope = new_view,
+  apply = apply,
+  -- metatables, for specs that check every public method has a type stub
+  _ConfigurationManager = Methods,
+  _Scope = ScopeMethods,
+}

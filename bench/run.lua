@@ -10,6 +10,7 @@ local BENCHMARKS = {
   "core_bench",
   "native_bench",
   "bus_bench",
+  "managers_bench",
 }
 
 print("qtforge bench under " .. harness.interpreter())

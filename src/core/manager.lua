@@ -23,6 +23,7 @@ local plugin_bus, release_bus = communication.plugin_bus, communication.release
 local bus_flush = communication._Bus.flush
 local resources_classes = native.managers.resources
 local plugin_resources, release_resources = resources_classes.plugin_resources, resources_classes.release_all
+local LoggingManagerMeta = native.managers.logging._LoggingManager
 local Version = native.Version
 local new_core = native.new_core
 local monotonic = native.monotonic
@@ -30,7 +31,12 @@ local read_module = native.read_module
 
 -- the hooks a plugin table may define; each must be a function when present
 local HOOKS = { "on_load", "on_start", "on_stop", "on_unload", "update", "on_configure", "on_reload", "health" }
-local MANAGER_OPTIONS = { autostart = "boolean", log = "function", bus = "table", resources = "table" }
+local MANAGER_OPTIONS =
+  { autostart = "boolean", log = "function", bus = "table", resources = "table", logging = "table" }
+-- how often (manager time, seconds) update_all_plugins hands the log lines of
+-- qtforge's own threads to the logging callbacks: asking Rust every frame would
+-- cost a call into Rust per frame
+local LOG_POLL_INTERVAL = 0.25
 local LOAD_OPTIONS = { start = "boolean" }
 local LOG_LEVELS = { trace = true, debug = true, info = true, warn = true, error = true }
 -- transitions kept per plugin for PluginLifecycleManager:history()
@@ -209,6 +215,10 @@ end
 -- plugin's own: a weak-keyed table from log to manager would keep every manager
 -- alive under LuaJIT, whose weak tables are not ephemerons.
 local function logger_for(self, id)
+  local logging = self._logging
+  if logging ~= nil then
+    return logging:logger(id)
+  end
   return setmetatable({}, {
     __index = function(log, level)
       if not LOG_LEVELS[level] then
@@ -492,7 +502,21 @@ local function new_manager(level, opts)
     error("PluginManager: option 'resources' must be a qtforge.managers.ResourceManager, got "
       .. describe(opts.resources), level + 1)
   end
+  local logging = opts.logging
+  if logging ~= nil and getmetatable(logging) ~= LoggingManagerMeta then
+    error("PluginManager: option 'logging' must be a qtforge.managers.LoggingManager, got " .. describe(logging),
+      level + 1)
+  end
+  if logging ~= nil and opts.log ~= nil then
+    error("PluginManager: give option 'log' or option 'logging', not both", level + 1)
+  end
   local log = opts.log or default_log
+  if logging ~= nil then
+    -- the manager's own lines, and the bus's, go to the logger of their source
+    log = function(level_name, source, message, fields)
+      logging:logger(source or "qtforge")[level_name](message, fields)
+    end
+  end
   local self = setmetatable({
     _core = new_core(),
     _slots = {},
@@ -502,6 +526,8 @@ local function new_manager(level, opts)
     _handles = setmetatable({}, { __mode = "v" }),
     _autostart = opts.autostart ~= false,
     _log = log,
+    _logging = logging,
+    _log_polled = 0,
     _bus = opts.bus or communication.MessageBus({ log = log }),
     _resources = opts.resources or resources_classes.ResourceManager(),
     _globals = _G,
@@ -836,6 +862,11 @@ function Manager:update_all_plugins(dt)
       end
     end
   end
+  local logging = self._logging
+  if logging ~= nil and time - self._log_polled >= LOG_POLL_INTERVAL then
+    self._log_polled = time
+    logging:poll()
+  end
   -- messages posted and requests answered since the last tick are delivered now
   local bus = self._bus
   if bus._queue[1] ~= nil or bus._rr ~= nil then
@@ -869,6 +900,12 @@ function Manager:configure_plugin(id, changes)
   inst.ctx.config = merged
   emit(self, "configured", id)
   return success(id, { config = merged })
+end
+
+--- The manager's LoggingManager (nil when it was made with a `log` function instead).
+function Manager:logging()
+  check_manager("PluginManager:logging", self)
+  return self._logging
 end
 
 --- The manager's ResourceManager: each plugin's ctx.resources registers with it,

@@ -172,7 +172,7 @@ describe("configure_plugin", function()
             local seen = QTFORGE_SPEC_CONFIGS
             seen[#seen + 1] = cfg
           end,
-          exports = { config = function() return ctx.config end },
+          exports = { config = function() return ctx.config:to_table() end },
         }
       ]],
     })
@@ -277,7 +277,7 @@ describe("configure_plugin", function()
   it("keeps the configuration across a reload, in plugin:config() and the new ctx.config", function()
     manager:configure_plugin("server", { name = "kept" })
     fs.write(path .. "/init.lua", "local ctx\nreturn { on_load = function(c) ctx = c end,"
-      .. " exports = { config = function() return ctx.config end } }")
+      .. " exports = { config = function() return ctx.config:to_table() end } }")
     assert.is_true(manager:reload_plugin("server").success)
     assert.are.equal("kept", manager:get_plugin("server"):config().name)
     assert.are.equal("kept", manager:call("server", "config").name)

@@ -205,12 +205,17 @@ describe("ctx", function()
   describe("config", function()
     it("holds the [config] defaults", function()
       manager:load_plugin(keeper("cfg", { config = 'greeting = "Hello"\n[config.nested]\nn = 1\n' }))
-      assert.are.same({ greeting = "Hello", nested = { n = 1 } }, manager:call("cfg", "ctx").config)
+      local config = manager:call("cfg", "ctx").config
+      assert.are.same({ greeting = "Hello", nested = { n = 1 } }, config:to_table())
+      -- a scope of the manager's configuration: fields read values, methods check types
+      assert.are.equal("Hello", config.greeting)
+      assert.are.equal(1, config:get_int("nested.n"))
+      assert.are.equal("file", config:get_string("missing", "file"))
     end)
 
     it("is an empty table for a plugin without [config]", function()
       manager:load_plugin(keeper("bare"))
-      assert.are.same({}, manager:call("bare", "ctx").config)
+      assert.are.same({}, manager:call("bare", "ctx").config:to_table())
     end)
 
     it("follows configure_plugin", function()

@@ -62,6 +62,7 @@ local core = {}
 ---@class qtforge.PluginManagerOptions
 ---@field autostart? boolean start plugins as they load (default true)
 ---@field log? fun(level: "trace"|"debug"|"info"|"warn"|"error", plugin_id: string, message: string, fields?: table) where plugin logs go (default: warnings and errors to stderr)
+---@field config? qtforge.ConfigurationManager the configuration plugins read through `ctx.config` (their scope `plugins.<id>`, defaulted from the manifest's [config]; default: a new one)
 ---@field logging? qtforge.LoggingManager plugins' `ctx.log` and the manager's own lines go to its loggers (each plugin's named after it); instead of `log`
 ---@field resources? qtforge.ResourceManager where plugins' resources are kept (default: a new one); what a plugin holds is released when it unloads
 ---@field bus? qtforge.MessageBus the bus plugins share through `ctx.bus` (default: a new one); `update_all_plugins` flushes it
@@ -129,6 +130,10 @@ function PluginManager:update_all_plugins(dt) end
 ---@param config table
 ---@return qtforge.PluginResult
 function PluginManager:configure_plugin(id, config) end
+
+---The manager's ConfigurationManager; each plugin's `ctx.config` is its scope `plugins.<id>`.
+---@return qtforge.ConfigurationManager
+function PluginManager:config() end
 
 ---The manager's LoggingManager, or nil when it logs through a `log` function.
 ---@return qtforge.LoggingManager?

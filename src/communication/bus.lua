@@ -1311,17 +1311,20 @@ end
 
 function RequestResponse:has_provider(name, range)
   check_rr("RequestResponseSystem:has_provider", self)
-  return has_provider(self, "RequestResponseSystem:has_provider", name, range, 2)
+  local value = has_provider(self, "RequestResponseSystem:has_provider", name, range, 2)
+  return value
 end
 
 function Bus:has_provider(name, range)
   check_bus("MessageBus:has_provider", self)
-  return has_provider(request_response_of(self), "MessageBus:has_provider", name, range, 2)
+  local value = has_provider(request_response_of(self), "MessageBus:has_provider", name, range, 2)
+  return value
 end
 
 function RequestResponse:register_contract(contract)
   check_rr("RequestResponseSystem:register_contract", self)
-  return register_contract(self, nil, "RequestResponseSystem:register_contract", contract, 2)
+  local value = register_contract(self, nil, "RequestResponseSystem:register_contract", contract, 2)
+  return value
 end
 
 function RequestResponse:provide(contract, impl)
@@ -1388,7 +1391,8 @@ end
 
 function Bus:register_contract(contract)
   check_bus("MessageBus:register_contract", self)
-  return register_contract(request_response_of(self), nil, "MessageBus:register_contract", contract, 2)
+  local value = register_contract(request_response_of(self), nil, "MessageBus:register_contract", contract, 2)
+  return value
 end
 
 function Bus:provide(contract, impl)
@@ -1563,7 +1567,8 @@ end
 function PluginBus:register_contract(contract)
   check_plugin_bus("bus:register_contract", self)
   local rr = request_response_of(bus_of(self, "bus:register_contract"))
-  return register_contract(rr, self, "bus:register_contract", contract, 2)
+  local value = register_contract(rr, self, "bus:register_contract", contract, 2)
+  return value
 end
 
 function PluginBus:provide(contract, impl)
@@ -1583,7 +1588,8 @@ end
 function PluginBus:has_provider(name, range)
   check_plugin_bus("bus:has_provider", self)
   local rr = request_response_of(bus_of(self, "bus:has_provider"))
-  return has_provider(rr, "bus:has_provider", name, range, 2)
+  local value = has_provider(rr, "bus:has_provider", name, range, 2)
+  return value
 end
 
 function PluginBus:topics()

@@ -24,6 +24,10 @@ local bus_flush = communication._Bus.flush
 local resources_classes = native.managers.resources
 local plugin_resources, release_resources = resources_classes.plugin_resources, resources_classes.release_all
 local LoggingManagerMeta = native.managers.logging._LoggingManager
+local config_classes = native.managers.config
+local set_plugin_config, plugin_scope = config_classes.set_plugin_config, config_classes.plugin_scope
+local config_watching = config_classes.watching
+local ConfigurationManagerMeta = getmetatable(config_classes.ConfigurationManager())
 local Version = native.Version
 local new_core = native.new_core
 local monotonic = native.monotonic
@@ -31,12 +35,19 @@ local read_module = native.read_module
 
 -- the hooks a plugin table may define; each must be a function when present
 local HOOKS = { "on_load", "on_start", "on_stop", "on_unload", "update", "on_configure", "on_reload", "health" }
-local MANAGER_OPTIONS =
-  { autostart = "boolean", log = "function", bus = "table", resources = "table", logging = "table" }
+local MANAGER_OPTIONS = {
+  autostart = "boolean",
+  log = "function",
+  bus = "table",
+  resources = "table",
+  logging = "table",
+  config = "table",
+}
 -- how often (manager time, seconds) update_all_plugins hands the log lines of
--- qtforge's own threads to the logging callbacks: asking Rust every frame would
--- cost a call into Rust per frame
-local LOG_POLL_INTERVAL = 0.25
+-- qtforge's own threads to the logging callbacks and applies the changes of
+-- watched configuration files: asking Rust every frame would cost a call into
+-- Rust per frame
+local POLL_INTERVAL = 0.25
 local LOAD_OPTIONS = { start = "boolean" }
 local LOG_LEVELS = { trace = true, debug = true, info = true, warn = true, error = true }
 -- transitions kept per plugin for PluginLifecycleManager:history()
@@ -389,7 +400,7 @@ local function new_instance(self, plan, plugin, env)
     name = plan.id,
     version = inst.version,
     manifest = plan,
-    config = plan.config or {},
+    config = plugin_scope(self._config, plan.id),
     deps = deps_for(self, plan),
     log = logger_for(self, plan.id),
     require = require_for(inst),
@@ -439,6 +450,7 @@ local function load_approved(self, plan, plugin, should_start)
     emit(self, "failed", id, err)
     return failure(err, { plugin_id = id })
   end
+  set_plugin_config(self._config, id, plan.config or {})
   local inst = new_instance(self, plan, plugin, env)
   stage = "on_load"
   local ok, captured = call_hook(inst, "on_load", inst.ctx)
@@ -453,6 +465,7 @@ local function load_approved(self, plan, plugin, should_start)
   if not ok then
     release_bus(inst.ctx.bus)
     release_resources(self._resources, id)
+    set_plugin_config(self._config, id, nil)
     message, location = split_error(captured.value)
     local err = core:abort_load(id, stage, message, location)
     err.traceback = captured.traceback
@@ -507,6 +520,10 @@ local function new_manager(level, opts)
     error("PluginManager: option 'logging' must be a qtforge.managers.LoggingManager, got " .. describe(logging),
       level + 1)
   end
+  if opts.config ~= nil and getmetatable(opts.config) ~= ConfigurationManagerMeta then
+    error("PluginManager: option 'config' must be a qtforge.managers.ConfigurationManager, got "
+      .. describe(opts.config), level + 1)
+  end
   if logging ~= nil and opts.log ~= nil then
     error("PluginManager: give option 'log' or option 'logging', not both", level + 1)
   end
@@ -527,7 +544,8 @@ local function new_manager(level, opts)
     _autostart = opts.autostart ~= false,
     _log = log,
     _logging = logging,
-    _log_polled = 0,
+    _config = opts.config or config_classes.ConfigurationManager({ log = log }),
+    _polled = 0,
     _bus = opts.bus or communication.MessageBus({ log = log }),
     _resources = opts.resources or resources_classes.ResourceManager(),
     _globals = _G,
@@ -689,8 +707,10 @@ local function unload_one(self, id)
     if not ok then
       problems[#problems + 1] = fail_plugin(self, inst, "on_unload", captured)
     end
-    -- what the plugin subscribed, answered, provided and holds goes with it
+    -- what the plugin subscribed, answered, provided and holds goes with it,
+    -- and its configuration leaves the manager's
     release_bus(inst.ctx.bus)
+    set_plugin_config(self._config, id, nil)
     for _, problem in ipairs(release_resources(self._resources, id).errors) do
       problems[#problems + 1] = problem
     end
@@ -771,7 +791,7 @@ function Manager:reload_plugin(id)
   release_bus(old.ctx.bus)
   release_resources(self._resources, id)
   local new = new_instance(self, plan, plugin, env)
-  new.ctx.config = plan.current_config
+  set_plugin_config(self._config, id, plan.current_config or {})
   new.init_time, new.first_update, new.last_update = old.init_time, old.first_update, old.last_update
   local stage = "on_load"
   local ok, captured = call_hook(new, "on_load", new.ctx)
@@ -792,6 +812,7 @@ function Manager:reload_plugin(id)
     message, location = split_error(captured.value)
     err = core:abort_reload(id, stage, message, location)
     err.traceback = captured.traceback
+    set_plugin_config(self._config, id, core:config(id) or {})
     call_hook(old, "on_load", old.ctx)
     if was == "running" then
       call_hook(old, "on_start", old.ctx)
@@ -863,9 +884,14 @@ function Manager:update_all_plugins(dt)
     end
   end
   local logging = self._logging
-  if logging ~= nil and time - self._log_polled >= LOG_POLL_INTERVAL then
-    self._log_polled = time
-    logging:poll()
+  if time - self._polled >= POLL_INTERVAL then
+    self._polled = time
+    if logging ~= nil then
+      logging:poll()
+    end
+    if config_watching(self._config) then
+      self._config:poll()
+    end
   end
   -- messages posted and requests answered since the last tick are delivered now
   local bus = self._bus
@@ -897,9 +923,16 @@ function Manager:configure_plugin(id, changes)
     return failure(err, { plugin_id = id })
   end
   core:commit_config(id, true)
-  inst.ctx.config = merged
+  set_plugin_config(self._config, id, merged)
   emit(self, "configured", id)
   return success(id, { config = merged })
+end
+
+--- The manager's ConfigurationManager: each plugin's ctx.config is its scope
+--- plugins.<id>, defaulted from the manifest's [config].
+function Manager:config()
+  check_manager("PluginManager:config", self)
+  return self._config
 end
 
 --- The manager's LoggingManager (nil when it was made with a `log` function instead).
@@ -1168,7 +1201,8 @@ function Handle.config(h)
   if slot.instance == nil then
     return nil
   end
-  return rawget(h, "_manager")._core:config(slot.id)
+  -- the plugin's scope of the manager's configuration: what ctx.config reads
+  return slot.instance.ctx.config:to_table()
 end
 
 function Handle.last_error(h)

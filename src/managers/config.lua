@@ -18,6 +18,11 @@ local new_layers = native.new_layers
 
 -- what a flat cache holds for a key that has no value
 local MISSING = setmetatable({}, { __name = "qtforge.managers.MISSING" })
+-- Readers index `self or NO_VIEW`: a reader called with '.' and no argument
+-- gets the check's clear error rather than Lua's. (A number or boolean in
+-- place of self still gets Lua's: telling it apart would cost a type() call,
+-- a C call per read on PUC Lua, which doubles the price of a get.)
+local NO_VIEW = {}
 
 local ConfigurationManager = { __name = "qtforge.managers.ConfigurationManager" }
 local Methods = {}
@@ -25,7 +30,8 @@ ConfigurationManager.__index = Methods
 
 local Scope = { __name = "qtforge.managers.ConfigScope" }
 local ScopeMethods = {}
-Scope.__index = ScopeMethods
+local Readers = {}
+
 
 local function is_view(value)
   local meta = getmetatable(value)
@@ -45,6 +51,23 @@ local function check_view(method, self, level)
     error("ConfigurationManager:" .. method .. ": call it with ':' on a ConfigurationManager or a scope, got "
       .. describe(self), level + 1)
   end
+end
+
+-- A scope's fields are its methods, then its values: `ctx.config.greeting`
+-- reads the value at "greeting" (a key named like a method needs :get(key)).
+function Scope.__index(view, key)
+  local method = ScopeMethods[key]
+  if method ~= nil then
+    return method
+  end
+  if type(key) ~= "string" or string_sub(key, 1, 1) == "_" or key == "" then
+    return nil
+  end
+  return Readers.get(view, key)
+end
+
+function Scope.__newindex(view, key)
+  error(string_format("%s: set values with :set(%q, value)", name_of(view, "set"), tostring(key)), 2)
 end
 
 local function deep_copy(value)
@@ -133,8 +156,6 @@ end
 -- Readers: the same for the manager and its scopes
 ---------------------------------------------------------------------------
 
-local Readers = {}
-
 local function is_integer(value)
   return type(value) == "number" and value == math_floor(value) and value > -math_huge and value < math_huge
 end
@@ -158,7 +179,7 @@ local TYPED_CACHE = { string = "_strings", number = "_numbers", boolean = "_bool
 -- The value of a typed getter when its typed cache does not have it yet: from
 -- the flat cache (or the tree), checked, and cached by type for next time.
 local function get_typed(self, method, key, default, wanted, level)
-  local flat = self._flat
+  local flat = (self or NO_VIEW)._flat
   local value = flat and flat[key]
   if value == nil then
     value = resolve(self, method, key, level + 1)
@@ -182,7 +203,7 @@ end
 -- The typed getters: a hit in the view's cache of that type is one table
 -- lookup, with no type() call (a C call per read on PUC Lua).
 function Readers.get_string(self, key, default)
-  local cache = self._strings
+  local cache = (self or NO_VIEW)._strings
   local value = cache and cache[key]
   if value ~= nil then
     return value
@@ -192,7 +213,7 @@ function Readers.get_string(self, key, default)
 end
 
 function Readers.get_number(self, key, default)
-  local cache = self._numbers
+  local cache = (self or NO_VIEW)._numbers
   local value = cache and cache[key]
   if value ~= nil then
     return value
@@ -202,7 +223,7 @@ function Readers.get_number(self, key, default)
 end
 
 function Readers.get_int(self, key, default)
-  local cache = self._ints
+  local cache = (self or NO_VIEW)._ints
   local value = cache and cache[key]
   if value ~= nil then
     return value
@@ -212,7 +233,7 @@ function Readers.get_int(self, key, default)
 end
 
 function Readers.get_bool(self, key, default)
-  local cache = self._bools
+  local cache = (self or NO_VIEW)._bools
   local value = cache and cache[key]
   if value ~= nil then
     return value
@@ -223,7 +244,7 @@ end
 
 --- A copy of the table at `key`: changing it changes nothing here.
 function Readers.get_table(self, key, default)
-  local flat = self._flat
+  local flat = (self or NO_VIEW)._flat
   local value = flat and flat[key]
   if value == nil then
     value = resolve(self, "get_table", key, 2)
@@ -239,7 +260,7 @@ end
 
 --- The value at `key` whatever its type (tables copied), or `default`.
 function Readers.get(self, key, default)
-  local flat = self._flat
+  local flat = (self or NO_VIEW)._flat
   local value = flat and flat[key]
   if value == nil then
     value = resolve(self, "get", key, 2)
@@ -251,7 +272,7 @@ function Readers.get(self, key, default)
 end
 
 function Readers.has(self, key)
-  local flat = self._flat
+  local flat = (self or NO_VIEW)._flat
   local value = flat and flat[key]
   if value == nil then
     value = resolve(self, "has", key, 2)
@@ -289,7 +310,8 @@ local function apply(state, changed, tree)
   state.generation = state.generation + 1
   for view in pairs(state.views) do
     view._flat, view._strings, view._numbers, view._bools, view._ints = {}, {}, {}, {}, {}
-    view._snapshot = nil
+    -- false, not nil: a scope's missing fields would be looked up as values
+    rawset(view, "_snapshot", false)
   end
   notify(state, changed, old_tree)
 end
@@ -307,7 +329,8 @@ function Readers.set(self, key, value)
   check_view("set", self, 2)
   check_key(self, "set", key, 2)
   local changed, tree = self._state.layers:set(full_key(self, key), value)
-  return changed_or_raise(self, "set", changed, tree, 2)
+  local ok = changed_or_raise(self, "set", changed, tree, 2)
+  return ok
 end
 
 --- Removes the value at `key` whatever layer gave it; true when there was one.
@@ -360,8 +383,9 @@ end
 --- A plain table of this view's values for hot paths, made once per change:
 --- read it, do not change it (the next snapshot after a change is a new table).
 function Readers.snapshot(self)
-  local snapshot = self._snapshot
-  if snapshot == nil then
+  local snapshot = (self or NO_VIEW)._snapshot
+  if not snapshot then
+    check_view("snapshot", self, 2)
     snapshot = Readers.to_table(self)
     self._snapshot = snapshot
   end
@@ -384,7 +408,7 @@ end
 
 local function new_view(state, prefix)
   local view = setmetatable({ _state = state, _prefix = prefix, _flat = {}, _strings = {}, _numbers = {}, _bools = {},
-    _ints = {} }, Scope)
+    _ints = {}, _snapshot = false }, Scope)
   state.views[view] = true
   return view
 end
@@ -435,6 +459,7 @@ local function new_manager(level, opts)
     listeners = {},
     error_listeners = {},
     views = setmetatable({}, { __mode = "k" }),
+    watches = 0,
   }
   state.report = function(text)
     if log then
@@ -543,6 +568,7 @@ function Methods:watch(path)
   if not ok then
     return failure(err)
   end
+  self._state.watches = self._state.watches + 1
   return { success = true, path = path }
 end
 
@@ -551,7 +577,11 @@ function Methods:unwatch(path)
   if type(path) ~= "string" then
     error("ConfigurationManager:unwatch: argument 'path' must be a string, got " .. describe(path), 2)
   end
-  return self._state.layers:unwatch(path)
+  local removed = self._state.layers:unwatch(path)
+  if removed then
+    self._state.watches = self._state.watches - 1
+  end
+  return removed
 end
 
 --- Registers fn(err) for reloads that failed (a bad edit of a watched file);
@@ -593,11 +623,34 @@ ConfigurationManager.__tostring = function()
   return "qtforge.managers.ConfigurationManager"
 end
 
+-- The configuration of plugin `id` is the subtree plugins.<id>: its manifest
+-- [config] with the changes configure_plugin accepted, as defaults, under
+-- what the host's files, environment and set() say. nil takes it out.
+local function set_plugin_config(config, id, values)
+  local state = config._state
+  local changed, tree = state.layers:set_default("plugins." .. id, values)
+  if changed == nil then
+    return nil, tree
+  end
+  apply(state, changed, tree)
+  return true
+end
+
+local function plugin_scope(config, id)
+  return new_view(config._state, "plugins." .. id)
+end
+
+-- The manager polls only a configuration that watches files.
+local function watching(config)
+  return config._state.watches > 0
+end
+
 return {
   ConfigurationManager = class("qtforge.managers.ConfigurationManager", new_manager),
   -- for manager.lua
-  scope = new_view,
-  apply = apply,
+  set_plugin_config = set_plugin_config,
+  plugin_scope = plugin_scope,
+  watching = watching,
   -- metatables, for specs that check every public method has a type stub
   _ConfigurationManager = Methods,
   _Scope = ScopeMethods,

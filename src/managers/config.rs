@@ -1220,6 +1220,35 @@ impl Layers {
         had
     }
 
+    /// Sets (`Some`) or takes out (`None`) one key of the defaults, creating
+    /// the tables above it: how a plugin's manifest `[config]` comes and goes.
+    pub fn set_default(&mut self, key: &str, value: Option<Value>) -> Result<(), Error> {
+        let segments = parse_key(key)?;
+        match value {
+            Some(value) => {
+                let value = normalize(value, key)?;
+                let mut defaults = self.defaults.clone();
+                set_in(&mut defaults, &segments, 0, value, key)?;
+                self.defaults = defaults;
+            }
+            None => {
+                remove_in(&mut self.defaults, &segments, true);
+            }
+        }
+        self.changed();
+        Ok(())
+    }
+
+    /// Forgets what was set and removed at run time at and under `key`, so
+    /// the lower layers show through again (unlike `remove`, which hides them).
+    pub fn reset(&mut self, key: &str) -> Result<(), Error> {
+        let segments = parse_key(key)?;
+        remove_in(&mut self.runtime, &segments, true);
+        self.removed.retain(|r| !r.starts_with(&segments));
+        self.changed();
+        Ok(())
+    }
+
     /// The merged configuration.
     pub fn merged(&self) -> &Value {
         self.merged.get_or_init(|| {
@@ -1834,6 +1863,26 @@ mod tests {
         assert!(layers.remove_file("two.json"));
         assert!(!layers.remove_file("two.json"));
         assert_eq!(get(layers.merged(), "server.port"), Some(&json!(91)));
+        Ok(())
+    }
+
+    #[test]
+    fn single_defaults_come_and_go_and_resets_uncover_them() -> Result {
+        let mut layers = Layers::new();
+        layers.set_default("plugins.a", Some(json!({"x": 1, "y": 2})))?;
+        layers.set_default("plugins.b", Some(json!({"x": 5})))?;
+        layers.set("plugins.a.x", json!(10))?;
+        assert!(layers.remove("plugins.a.y"));
+        assert_eq!(get(layers.merged(), "plugins.a"), Some(&json!({"x": 10})));
+        layers.reset("plugins.a")?;
+        assert_eq!(
+            get(layers.merged(), "plugins.a"),
+            Some(&json!({"x": 1, "y": 2}))
+        );
+        layers.set_default("plugins.a", None)?;
+        assert_eq!(layers.merged(), &json!({"plugins": {"b": {"x": 5}}}));
+        assert!(layers.set_default("plugins.b.x.z", Some(json!(1))).is_err());
+        assert!(layers.reset("a..b").is_err());
         Ok(())
     }
 

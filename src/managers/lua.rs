@@ -310,6 +310,15 @@ impl UserData for LuaLayers {
                 layers.set(&key, value?)
             })
         });
+        methods.add_method_mut("set_default", |lua, this, (key, value): (String, Value)| {
+            let value = match value {
+                Nil => Ok(None),
+                value => json_of(lua, &key, value).map(Some),
+            };
+            change(lua, this, Failure::Misuse, |layers| {
+                layers.set_default(&key, value?)
+            })
+        });
         methods.add_method_mut("remove", |lua, this, key: String| {
             let parsed = config::parse_key(&key).map(|_| ());
             change(lua, this, Failure::Misuse, |layers| {

@@ -81,6 +81,11 @@ local function deep_copy(value)
   return copy
 end
 
+-- a non-empty key without empty segments
+local function is_dotted(key)
+  return key ~= "" and not key:find("..", 1, true) and key:sub(1, 1) ~= "." and key:sub(-1) ~= "."
+end
+
 local function check_key(view, method, key, level, argument)
   if type(key) ~= "string" then
     error(string_format("%s: argument '%s' must be a dotted key string, got %s", name_of(view, method),
@@ -129,7 +134,7 @@ end
 local function resolve(view, method, key, level)
   check_view(method, view, level + 1)
   check_key(view, method, key, level + 1)
-  if key == "" or key:find("..", 1, true) or key:sub(1, 1) == "." or key:sub(-1) == "." then
+  if not is_dotted(key) then
     error(string_format("%s: %q is not a dotted key (no empty segments)", name_of(view, method), key), level + 1)
   end
   local value = walk(view._state.tree, full_key(view, key))
@@ -293,7 +298,13 @@ local function notify(state, changed, old_tree)
     for _, listener in ipairs(listeners) do
       local prefix = listener.prefix
       if prefix == "" or key == prefix or string_sub(key, 1, #prefix + 1) == prefix .. "." then
-        local ok, problem = pcall(listener.fn, key, walk(state.tree, key), walk(old_tree, key))
+        -- a scope's listener hears keys relative to the scope, as its readers take them
+        local own = listener.own
+        local relative = key
+        if own ~= "" then
+          relative = key == own and "" or string_sub(key, #own + 2)
+        end
+        local ok, problem = pcall(listener.fn, relative, walk(state.tree, key), walk(old_tree, key))
         if not ok then
           state.report("on_change listener for " .. (prefix == "" and "everything" or prefix) .. " failed: "
             .. safe_tostring(problem))
@@ -367,6 +378,9 @@ end
 function Readers.source(self, key)
   check_view("source", self, 2)
   check_key(self, "source", key, 2)
+  if not is_dotted(key) then
+    error(string_format("%s: %q is not a dotted key (no empty segments)", name_of(self, "source"), key), 2)
+  end
   return self._state.layers:source(full_key(self, key))
 end
 
@@ -401,7 +415,10 @@ function Readers.on_change(self, prefix, fn)
   if not is_callable(fn) then
     error(name_of(self, "on_change") .. ": argument 'fn' must be a function, got " .. describe(fn), 2)
   end
-  local listener = { prefix = full_key(self, prefix), fn = fn }
+  if prefix ~= "" and not is_dotted(prefix) then
+    error(string_format("%s: %q is not a dotted key (no empty segments)", name_of(self, "on_change"), prefix), 2)
+  end
+  local listener = { prefix = full_key(self, prefix), own = self._prefix, fn = fn }
   local remove = support.listen(self._state, "listeners", listener)
   return remove
 end
@@ -418,7 +435,7 @@ end
 function Readers.scope(self, prefix)
   check_view("scope", self, 2)
   check_key(self, "scope", prefix, 2, "prefix")
-  if prefix == "" or prefix:find("..", 1, true) or prefix:sub(1, 1) == "." or prefix:sub(-1) == "." then
+  if not is_dotted(prefix) then
     error(string_format("%s: %q is not a dotted key", name_of(self, "scope"), prefix), 2)
   end
   return new_view(self._state, full_key(self, prefix))

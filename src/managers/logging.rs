@@ -267,10 +267,10 @@ fn line_for<'a>(
 fn text_line(record: &LogRecord, at: SystemTime) -> String {
     let mut line = format!("{} {} ", rfc3339(unix_millis(at)), record.level.label());
     if !record.logger.is_empty() {
-        line.push_str(&record.logger);
+        push_escaped(&mut line, &record.logger);
         line.push_str(": ");
     }
-    line.push_str(&record.message);
+    push_escaped(&mut line, &record.message);
     for (key, value) in &record.fields {
         line.push(' ');
         line.push_str(key);
@@ -279,6 +279,20 @@ fn text_line(record: &LogRecord, at: SystemTime) -> String {
     }
     line.push('\n');
     line
+}
+
+/// Text with its control characters escaped (`\n`, `\t`, `\u001b`): one
+/// record is one line, whatever its message says, so none can forge another.
+fn push_escaped(line: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\n' => line.push_str("\\n"),
+            '\r' => line.push_str("\\r"),
+            '\t' => line.push_str("\\t"),
+            c if c.is_control() => line.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => line.push(c),
+        }
+    }
 }
 
 /// A field value in a plain-text line: a simple string bare, anything a reader
@@ -712,6 +726,23 @@ mod tests {
         let mut hub = LogHub::new();
         hub.add_sink(SinkSpec::Queue)?;
         Ok(hub)
+    }
+
+    #[test]
+    fn plain_lines_escape_control_characters() {
+        let record = LogRecord {
+            level: Level::Info,
+            logger: "app\nx".into(),
+            message: "first\nINFO  app: forged\t\u{1b}".into(),
+            fields: Map::new(),
+            timestamp: 0.0,
+        };
+        let line = text_line(&record, SystemTime::UNIX_EPOCH);
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(
+            line.ends_with("app\\nx: first\\nINFO  app: forged\\t\\u001b\n"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -498,3 +498,49 @@ describe("LoggingManager misuse", function()
     end)
   end
 end)
+
+describe("qtforge's own events", function()
+  local FLAVOR = jit and "luajit" or "lua5.4"
+  local LIBS = "build/" .. FLAVOR .. "/plugins/"
+
+  local function records_of(logging)
+    local records = {}
+    logging:add_sink({ type = "callback", fn = function(record)
+      records[#records + 1] = record
+    end })
+    return records
+  end
+
+  it("reach a PluginManager's LoggingManager, as loggers named after their part", function()
+    local logging = LoggingManager({ level = "debug" })
+    local records = records_of(logging)
+    local plugin_manager = qtforge.core.PluginManager({ logging = logging })
+    assert.is_true(plugin_manager:load_plugin(LIBS .. "hello.so").success)
+    assert.is_false(plugin_manager:load_plugin(LIBS .. "broken/abi_v2.so").success)
+    -- Rust-side events reach callback sinks when the manager (or poll) hands them over
+    plugin_manager:update_all_plugins(1)
+    local seen = {}
+    for _, record in ipairs(records) do
+      if record.logger == "qtforge.native" then
+        seen[#seen + 1] = record.level .. " " .. record.fields.path
+      end
+    end
+    assert.are.same({ "debug " .. LIBS .. "hello.so", "warn " .. LIBS .. "broken/abi_v2.so" }, seen)
+    plugin_manager:shutdown()
+  end)
+
+  it("follow the levels of their loggers, and stop when capture is off", function()
+    local logging = LoggingManager({ level = "debug" })
+    local records = records_of(logging)
+    logging:capture(true)
+    logging:set_level("qtforge.native", "warn")
+    local plugin_manager = qtforge.core.PluginManager()
+    assert.is_true(plugin_manager:load_plugin(LIBS .. "hello.so").success)
+    assert.are.equal(0, logging:poll())
+    logging:capture(false)
+    assert.is_false(plugin_manager:load_plugin(LIBS .. "broken/abi_v2.so").success)
+    assert.are.equal(0, logging:poll())
+    assert.are.same({}, records)
+    plugin_manager:shutdown()
+  end)
+end)

@@ -243,6 +243,13 @@ function LoggingManager:level(name) end
 ---@return integer
 function LoggingManager:poll() end
 
+---While on, qtforge's own Rust-side events on this thread (native library loads, watcher
+---errors) go to this manager's sinks, as loggers "qtforge.native", "qtforge.watch"...
+---A PluginManager turns it on for its LoggingManager.
+---@param on? boolean default true
+---@return true
+function LoggingManager:capture(on) end
+
 ---@return { dropped: integer }
 function LoggingManager:stats() end
 

@@ -529,6 +529,8 @@ local function new_manager(level, opts)
   end
   local log = opts.log or default_log
   if logging ~= nil then
+    -- qtforge's Rust-side events on this thread go to its sinks too
+    logging:capture(true)
     -- the manager's own lines, and the bus's, go to the logger of their source
     log = function(level_name, source, message, fields)
       logging:logger(source or "qtforge")[level_name](message, fields)

@@ -217,7 +217,15 @@ impl NativeLibrary {
         // lets a library built for the other Lua open far enough to be refused.
         let library = unsafe { Library::open(Some(file), RTLD_LAZY | RTLD_LOCAL) }
             .map_err(|e| not_a_plugin(path, format!("the loader refused it: {e}")))?;
-        let plugins = read_descriptor(&library, path, host_flavor)?;
+        let plugins = read_descriptor(&library, path, host_flavor).inspect_err(|err| {
+            tracing::warn!(target: "qtforge::native", path = %path.display(), "refused: {err}");
+        })?;
+        tracing::debug!(
+            target: "qtforge::native",
+            path = %path.display(),
+            plugins = plugins.len(),
+            "opened a native plugin library"
+        );
         Ok(NativeLibrary { library, plugins })
     }
 

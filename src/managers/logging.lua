@@ -239,6 +239,20 @@ function LoggingManager:poll()
   return deliver(self)
 end
 
+--- capture(on): while on (the default for a PluginManager's LoggingManager),
+--- qtforge's own Rust-side events on this thread (native library loads,
+--- file watcher errors) go to this manager's sinks, as loggers named after
+--- their part ("qtforge.native", "qtforge.watch"). One LoggingManager captures
+--- at a time: the latest to turn it on.
+function LoggingManager:capture(on)
+  check_manager("LoggingManager:capture", self)
+  if on ~= nil and type(on) ~= "boolean" then
+    error("LoggingManager:capture: argument 'on' must be a boolean or nil, got " .. describe(on), 2)
+  end
+  self._hub:capture(on ~= false)
+  return true
+end
+
 --- { dropped = records a full queue dropped }
 function LoggingManager:stats()
   check_manager("LoggingManager:stats", self)

@@ -90,8 +90,11 @@ impl UserData for LuaBooks {
     }
 }
 
-/// The sinks and levels of a LoggingManager.
-struct LuaHub(LogHub);
+/// The sinks and levels of a LoggingManager, and, while it captures them,
+/// the guard that makes it the Lua thread's tracing dispatcher: qtforge's own
+/// Rust code running on that thread (native library loads, watcher errors)
+/// then logs to its sinks.
+struct LuaHub(LogHub, Option<tracing::dispatcher::DefaultGuard>);
 
 /// A log call's fields as JSON: what converts as is, anything else (a function,
 /// a cycle) as its text, so that logging never fails on a field.
@@ -166,6 +169,14 @@ impl UserData for LuaHub {
             Ok(records)
         });
         methods.add_method("dropped", |_, this, ()| Ok(this.0.dropped()));
+        methods.add_method_mut("capture", |_, this, on: bool| {
+            // dropping the guard first restores the dispatcher it replaced
+            this.1 = None;
+            if on {
+                this.1 = Some(tracing::dispatcher::set_default(&this.0.dispatch()));
+            }
+            Ok(())
+        });
     }
 }
 
@@ -401,6 +412,10 @@ impl UserData for LuaLayers {
             let Some(watcher) = &this.watcher else {
                 return Ok(Nil);
             };
+            // the watcher thread's troubles, logged here on the Lua thread
+            for problem in watcher.errors() {
+                tracing::warn!(target: "qtforge::watch", "{problem}");
+            }
             let changed = watcher.poll();
             if changed.is_empty() {
                 return Ok(Nil);
@@ -459,7 +474,7 @@ pub fn register(lua: &Lua) -> mlua::Result<Table> {
     )?;
     natives.set(
         "new_hub",
-        lua.create_function(|_, ()| Ok(LuaHub(LogHub::new())))?,
+        lua.create_function(|_, ()| Ok(LuaHub(LogHub::new(), None)))?,
     )?;
     let classes = lua.create_table()?;
     let managers = lua.create_table()?;

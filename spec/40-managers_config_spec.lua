@@ -912,3 +912,40 @@ describe("ConfigurationManager misuse", function()
     end)
   end
 end)
+
+describe("plugins' configuration", function()
+  it("gives each plugin its own scope, defaulted from its manifest, overridden by the host", function()
+    local config = ConfigurationManager()
+    local plugin_manager = qtforge.core.PluginManager({ config = config })
+    assert.are.equal(config, plugin_manager:config())
+    local seen = {}
+    for _, name in ipairs({ "a", "b" }) do
+      assert.is_true(plugin_manager:register_plugin({
+        manifest = { name = name, version = "1.0.0", config = { level = 1, label = name } },
+        exports = {
+          read = function()
+            return seen[name]:get_int("level"), seen[name].label
+          end,
+        },
+        on_load = function(ctx)
+          seen[name] = ctx.config
+        end,
+      }).success)
+    end
+    assert.is_true(config:load_from_string('{"plugins": {"b": {"level": 7}}}', "json").success)
+    assert.are.same({ 1, "a" }, { plugin_manager:call("a", "read") })
+    assert.are.same({ 7, "b" }, { plugin_manager:call("b", "read") })
+    assert.are.equal("file:string", config:source("plugins.b.level"))
+    assert.are.equal("default", config:source("plugins.a.level"))
+    -- a plugin's changes stay in its own scope
+    assert.is_true(plugin_manager:configure_plugin("a", { label = "changed" }).success)
+    assert.are.equal("changed", config:get_string("plugins.a.label"))
+    assert.are.equal("b", config:get_string("plugins.b.label"))
+    assert.are.same({ level = 1, label = "changed" }, plugin_manager:get_plugin("a"):config())
+    -- an unloaded plugin's defaults go; the host's values stay
+    plugin_manager:unload_plugin("b")
+    assert.is_false(config:has("plugins.b.label"))
+    assert.are.equal(7, config:get_int("plugins.b.level"))
+    plugin_manager:shutdown()
+  end)
+end)

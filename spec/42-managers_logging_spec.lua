@@ -544,3 +544,27 @@ describe("qtforge's own events", function()
     plugin_manager:shutdown()
   end)
 end)
+
+describe("plugin loggers", function()
+  it("give each plugin's ctx.log the LoggingManager's logger named after it", function()
+    local logging = LoggingManager({ level = "info" })
+    local records = {}
+    logging:add_sink({ type = "callback", fn = function(record)
+      records[#records + 1] = record.logger .. " " .. record.level .. " " .. record.message
+    end })
+    logging:set_level("quiet", "error")
+    local plugin_manager = qtforge.core.PluginManager({ logging = logging })
+    for _, name in ipairs({ "loud", "quiet" }) do
+      assert.is_true(plugin_manager:register_plugin({
+        manifest = { name = name, version = "1.0.0" },
+        on_load = function(ctx)
+          assert.are.equal(logging:logger(name), ctx.log)
+          ctx.log.info("hello", { from = name })
+          ctx.log:warn("careful")
+        end,
+      }).success)
+    end
+    assert.are.same({ "loud info hello", "loud warn careful" }, records)
+    plugin_manager:shutdown()
+  end)
+end)

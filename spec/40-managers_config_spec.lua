@@ -53,14 +53,8 @@ local function raises(fn)
   return strip_location(message)
 end
 
--- Asserts that `text` contains each of the plain strings that follow.
-local function contains(text, ...)
-  for i = 1, select("#", ...) do
-    local word = select(i, ...)
-    assert.is_string(text)
-    assert.truthy(text:find(word, 1, true), string.format("%q is not in %q", word, text))
-  end
-end
+-- asserts that a text contains each of the plain strings that follow
+local contains = require("support.plugins").contains
 
 -- A listener that appends { key, new, old } to `log`.
 local function recorder(log)

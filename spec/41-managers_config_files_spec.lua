@@ -14,14 +14,8 @@ local monotonic = qtforge.utils.monotonic
 local SPEC_DIR = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "spec"
 local SAVE_LOOP = SPEC_DIR .. "/fixtures/managers/save_loop.lua"
 
--- Asserts that `text` contains each of the plain strings that follow.
-local function contains(text, ...)
-  for i = 1, select("#", ...) do
-    local word = select(i, ...)
-    assert.is_string(text)
-    assert.truthy(text:find(word, 1, true), string.format("%q is not in %q", word, text))
-  end
-end
+-- asserts that a text contains each of the plain strings that follow
+local contains = require("support.plugins").contains
 
 -- Asserts `result` failed with an Error of `code`; returns the Error.
 local function failed(result, code)

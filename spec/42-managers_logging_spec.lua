@@ -22,14 +22,8 @@ do
   end
 end
 
--- Asserts that `text` contains each of the plain strings that follow.
-local function contains(text, ...)
-  for i = 1, select("#", ...) do
-    local word = select(i, ...)
-    assert.is_string(text)
-    assert.truthy(text:find(word, 1, true), string.format("%q is not in %q", word, text))
-  end
-end
+-- asserts that a text contains each of the plain strings that follow
+local contains = require("support.plugins").contains
 
 local function lines_of(path)
   local text = fs.read(path) or ""

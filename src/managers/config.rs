@@ -19,6 +19,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -493,7 +494,39 @@ pub fn save_atomic(path: &Path, text: &str) -> Result<(), Error> {
     }
     drop(file);
     fs::rename(&temp_path, path).map_err(|e| fail("cannot replace the file", e))?;
-    sync_folder(folder).map_err(|e| io_error("cannot flush the file's folder", &e))
+    sync_folder(folder).map_err(|e| io_error("cannot flush the file's folder", &e))?;
+    remove_stale_temps(folder, name);
+    Ok(())
+}
+
+/// How old a temporary file beside a saved one must be to count as left
+/// behind by a writer that died: a live save holds its own for milliseconds.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(60);
+
+/// Removes the temporary files of earlier saves of `name` that never finished
+/// (a process killed mid-save leaves its own; each has another pid in its
+/// name, so without this they would pile up). Best effort: a save succeeded.
+fn remove_stale_temps(folder: &Path, name: &OsStr) {
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if !(file_name.starts_with(&prefix) && file_name.ends_with(".tmp")) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age >= STALE_TEMP_AGE);
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Creates `.<name>.<pid>.<n>.tmp` in `folder` for writing. `create_new` makes
@@ -1543,6 +1576,38 @@ mod tests {
         save_atomic(&path, "a = 2\n")?;
         assert_eq!(fs::read_to_string(&path).ok().as_deref(), Some("a = 2\n"));
         assert_eq!(scratch.entries(), vec!["app.toml".to_owned()]);
+        Ok(())
+    }
+
+    #[test]
+    fn save_atomic_removes_what_dead_saves_left_behind() -> Result {
+        let scratch = Scratch::new("stale");
+        let path = scratch.0.join("state.json");
+        let old = scratch.0.join(".state.json.99999.0.tmp");
+        let fresh = scratch.0.join(".state.json.99998.0.tmp");
+        let other = scratch.0.join(".other.json.99999.0.tmp");
+        for leftover in [&old, &fresh, &other] {
+            fs::write(leftover, "{\"n\": 1").expect("write a leftover");
+        }
+        let long_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        for leftover in [&old, &other] {
+            File::options()
+                .write(true)
+                .open(leftover)
+                .and_then(|f| f.set_modified(long_ago))
+                .expect("age a leftover");
+        }
+        save_atomic(&path, "{}\n")?;
+        // an old leftover of this file goes; a recent one (a save under way) and
+        // another file's stay
+        assert_eq!(
+            scratch.entries(),
+            vec![
+                ".other.json.99999.0.tmp".to_owned(),
+                ".state.json.99998.0.tmp".to_owned(),
+                "state.json".to_owned()
+            ]
+        );
         Ok(())
     }
 

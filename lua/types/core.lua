@@ -59,6 +59,20 @@ local core = {}
 ---@field plugin_id? string nil for a failure before the plugin's id was known
 ---@field error? qtforge.Error set for `"failed"`
 
+---What a plugin's hooks receive (`on_load(ctx)`, `on_start(ctx)`...): annotate a
+---plugin's hooks with `---@param ctx qtforge.PluginContext`.
+---@class qtforge.PluginContext
+---@field id string the plugin id
+---@field name string the plugin id
+---@field version qtforge.Version
+---@field manifest table the plan of the load: id, version, kind, path, entry...
+---@field config qtforge.ConfigScope its scope `plugins.<id>` of the manager's configuration; `ctx.config.key` reads a value
+---@field deps table<string, table> the exports of each declared dependency
+---@field log qtforge.Logger `ctx.log.info(message, fields)` and the other levels
+---@field require fun(name: string): any a module from the plugin's own folder
+---@field bus qtforge.PluginBus the manager's message bus, as this plugin
+---@field resources qtforge.PluginResources resources released when the plugin unloads
+
 ---@class qtforge.PluginManagerOptions
 ---@field autostart? boolean start plugins as they load (default true)
 ---@field log? fun(level: "trace"|"debug"|"info"|"warn"|"error", plugin_id: string, message: string, fields?: table) where plugin logs go (default: warnings and errors to stderr)

@@ -5,7 +5,8 @@ local qtforge = require("qtforge")
 local function read_stubs()
   local dir = "lua/types/"
   local text = {}
-  for _, name in ipairs({ "qtforge.lua", "utils.lua", "core.lua", "communication.lua", "managers.lua" }) do
+  local files = { "qtforge.lua", "utils.lua", "core.lua", "communication.lua", "managers.lua", "security.lua" }
+  for _, name in ipairs(files) do
     local file = assert(io.open(dir .. name, "r"))
     text[#text + 1] = file:read("a")
     file:close()
@@ -71,6 +72,7 @@ local CLASSES = {
     manager_classes.resources._ResourceManager, "ResourceManager" },
   { "a resource", {}, "Resource", manager_classes.resources._Resource, "Resource" },
   { "a plugin's resources", {}, "PluginResources", manager_classes.resources._PluginResources, "PluginResources" },
+  { "qtforge.security.PluginValidator", qtforge.security.PluginValidator, "PluginValidator", {}, "PluginValidator" },
 }
 
 describe("lua/types", function()
@@ -101,6 +103,12 @@ describe("lua/types", function()
   it("declares every field of qtforge.managers", function()
     for name in pairs(qtforge.managers) do
       assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.managers." .. name)
+    end
+  end)
+
+  it("declares every field of qtforge.security", function()
+    for name in pairs(qtforge.security) do
+      assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.security." .. name)
     end
   end)
 

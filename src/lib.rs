@@ -14,6 +14,7 @@ pub mod core;
 pub mod error;
 pub mod managers;
 pub mod module;
+pub mod security;
 pub mod utils;
 pub mod watch;
 

@@ -18,6 +18,7 @@ const SUBMODULES: &[(&str, Register)] = &[
     ("utils", crate::utils::lua::register),
     ("communication", crate::communication::lua::register),
     ("managers", crate::managers::lua::register),
+    ("security", crate::security::lua::register),
     ("core", crate::core::lua::register),
 ];
 
@@ -128,6 +129,11 @@ mod entry_points {
     #[mlua::lua_module(name = "qtforge_managers")]
     fn qtforge_managers(lua: &Lua) -> mlua::Result<Table> {
         super::submodule(lua, "managers")
+    }
+
+    #[mlua::lua_module(name = "qtforge_security")]
+    fn qtforge_security(lua: &Lua) -> mlua::Result<Table> {
+        super::submodule(lua, "security")
     }
 
     #[mlua::lua_module(name = "qtforge_utils")]

@@ -52,6 +52,7 @@ function ErrorClass.to_table(err) end
 ---@field utils qtforge.utils
 ---@field communication qtforge.communication
 ---@field managers qtforge.managers
+---@field security qtforge.security
 ---@field core qtforge.core
 local qtforge = {}
 

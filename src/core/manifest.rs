@@ -2,6 +2,7 @@
 //! Lua plugin. Every form goes through the same serde structure and the same
 //! checks, so a plugin means the same thing whichever way it is written.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use semver::{Version, VersionReq};
@@ -110,6 +111,8 @@ pub struct Manifest {
     pub homepage: Option<String>,
     /// Keep the service contracts the plugin registered after it unloads.
     pub retain_contracts_on_unload: bool,
+    /// `[integrity]`: the sha256 of each file of the plugin, by relative path.
+    pub integrity: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -147,6 +150,8 @@ struct RawManifest {
     homepage: Option<String>,
     #[serde(default)]
     retain_contracts_on_unload: bool,
+    #[serde(default)]
+    integrity: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -391,6 +396,18 @@ impl RawManifest {
                 return fail(format!("{field}: {bad:?} is not another plugin's id"));
             }
         }
+        for (file, hash) in &self.integrity {
+            if !crate::security::integrity::is_inside(file) {
+                return fail(format!(
+                    "integrity: {file:?} is not a path inside the plugin's folder"
+                ));
+            }
+            if !crate::security::integrity::is_hash(hash) {
+                return fail(format!(
+                    "integrity.{file}: {hash:?} is not \"sha256:\" and 64 lower-case hex digits"
+                ));
+            }
+        }
         let mut dependencies = Vec::with_capacity(self.dependencies.len());
         for (i, dep) in self.dependencies.into_iter().enumerate() {
             let at = format!("dependencies[{i}]");
@@ -436,6 +453,7 @@ impl RawManifest {
             license: self.license,
             homepage: self.homepage,
             retain_contracts_on_unload: self.retain_contracts_on_unload,
+            integrity: self.integrity,
         })
     }
 }

@@ -110,6 +110,8 @@ pub enum Error {
     InvalidValue { key: String, reason: String },
     /// A JSON Schema is itself malformed.
     InvalidSchema { reason: String },
+    /// A plugin's files differ from the hashes its manifest's `[integrity]` lists.
+    IntegrityMismatch { plugin: String, differences: String },
     /// An owner holds as many resources of a kind as its quota allows.
     QuotaExceeded {
         owner: String,
@@ -150,6 +152,7 @@ impl Error {
             Error::InvalidValue { .. } => "invalid_value",
             Error::InvalidSchema { .. } => "invalid_schema",
             Error::QuotaExceeded { .. } => "quota_exceeded",
+            Error::IntegrityMismatch { .. } => "integrity_mismatch",
         }
     }
 
@@ -163,7 +166,8 @@ impl Error {
             | Error::LoadError { plugin, .. }
             | Error::HasDependents { plugin, .. }
             | Error::InvalidConfig { plugin, .. }
-            | Error::InvalidState { plugin, .. } => Some(plugin),
+            | Error::InvalidState { plugin, .. }
+            | Error::IntegrityMismatch { plugin, .. } => Some(plugin),
             _ => None,
         }
     }
@@ -191,6 +195,7 @@ impl Error {
                 reason,
             } => format!("{source}:{line}:{column}: {reason}"),
             Error::QuotaExceeded { .. } => String::new(),
+            Error::IntegrityMismatch { differences, .. } => differences.clone(),
             Error::LoadError { location, .. } => location.clone(),
             Error::DependencyCycle { cycle } => cycle.join(" -> "),
             Error::ModuleNotFound { searched, .. } => format!("looked for {}", searched.join(", ")),
@@ -312,6 +317,10 @@ impl fmt::Display for Error {
             Error::InvalidKey { key, .. } => write!(f, "{key:?} is not a usable key"),
             Error::InvalidValue { key, .. } => write!(f, "the value at {key:?} cannot be stored"),
             Error::InvalidSchema { .. } => write!(f, "the JSON Schema is malformed"),
+            Error::IntegrityMismatch { plugin, .. } => write!(
+                f,
+                "the files of plugin {plugin:?} are not the ones its [integrity] lists"
+            ),
             Error::QuotaExceeded { owner, kind, limit } => write!(
                 f,
                 "{owner:?} already holds {limit} resource(s) of kind {kind:?}, its quota"

@@ -912,6 +912,9 @@ describe("plugins' configuration", function()
     local config = ConfigurationManager()
     local plugin_manager = qtforge.core.PluginManager({ config = config })
     assert.are.equal(config, plugin_manager:config())
+    local ok, message = pcall(qtforge.core.PluginManager, { config = {} })
+    assert.is_false(ok)
+    assert.truthy(message:find("option 'config' must be a qtforge.managers.ConfigurationManager", 1, true), message)
     local seen = {}
     for _, name in ipairs({ "a", "b" }) do
       assert.is_true(plugin_manager:register_plugin({

@@ -668,6 +668,7 @@ return {
   set_plugin_config = set_plugin_config,
   plugin_scope = plugin_scope,
   watching = watching,
+  _Meta = ConfigurationManager,
   -- metatables, for specs that check every public method has a type stub
   _ConfigurationManager = Methods,
   _Scope = ScopeMethods,

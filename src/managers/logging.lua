@@ -32,13 +32,14 @@ local function check_level(fname, level, argument, level_up)
   return RANK[level]
 end
 
--- Hands queued records to the Lua callbacks; a failing callback's error is
--- written to stderr (logging must not raise, nor log about itself).
-local function deliver(self)
+-- Hands queued records (drained now when not given) to the Lua callbacks; a
+-- failing callback's error is written to stderr (logging must not raise, nor
+-- log about itself).
+local function deliver(self, records)
   if self._callback_count == 0 then
     return 0
   end
-  local records = self._hub:drain()
+  records = records or self._hub:drain()
   local callbacks = self._callbacks
   for i = 1, #records do
     local record = records[i]
@@ -86,9 +87,10 @@ local function emit(logger, rank, a, b, c)
   if fields ~= nil and type(fields) ~= "table" then
     fields = { value = fields }
   end
-  manager._hub:emit(LEVELS[rank], logger._name, message, fields)
-  if manager._callback_count > 0 then
-    deliver(manager)
+  local callbacks = manager._callback_count > 0
+  local records = manager._hub:emit(LEVELS[rank], logger._name, message, fields, callbacks)
+  if callbacks then
+    deliver(manager, records)
   end
 end
 
@@ -236,7 +238,8 @@ end
 --- Delivers to the callback sinks what qtforge's own threads logged; returns how many.
 function LoggingManager:poll()
   check_manager("LoggingManager:poll", self)
-  return deliver(self)
+  local count = deliver(self)
+  return count
 end
 
 --- capture(on): while on (the default for a PluginManager's LoggingManager),

@@ -116,6 +116,21 @@ fn fields_json(lua: &Lua, fields: Option<Table>) -> Map<String, Json> {
     map
 }
 
+/// The records queued for callback sinks, oldest first, as Lua tables.
+fn records_table(lua: &Lua, hub: &LogHub) -> mlua::Result<Table> {
+    let records = lua.create_table()?;
+    for (i, record) in hub.drain().into_iter().enumerate() {
+        let entry = lua.create_table_with_capacity(0, 5)?;
+        entry.set("level", record.level.as_str())?;
+        entry.set("logger", record.logger)?;
+        entry.set("message", record.message)?;
+        entry.set("fields", lua.to_value(&record.fields)?)?;
+        entry.set("timestamp", record.timestamp)?;
+        records.set(i + 1, entry)?;
+    }
+    Ok(records)
+}
+
 impl UserData for LuaHub {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
         // sink id | nil, Error (io_error)
@@ -145,29 +160,31 @@ impl UserData for LuaHub {
                 Ok(())
             },
         );
+        // with `drain`, the records queued for callback sinks come back in the
+        // same call: one crossing per written line, not two
         methods.add_method(
             "emit",
-            |lua, this, (level, logger, message, fields): (String, String, String, Option<Table>)| {
+            |lua,
+             this,
+             (level, logger, message, fields, drain): (
+                String,
+                String,
+                String,
+                Option<Table>,
+                bool,
+            )| {
                 if let Some(level) = Level::parse(&level) {
                     this.0
                         .emit(level, &logger, &message, &fields_json(lua, fields));
                 }
-                Ok(())
+                if drain {
+                    Ok(Value::Table(records_table(lua, &this.0)?))
+                } else {
+                    Ok(Nil)
+                }
             },
         );
-        methods.add_method("drain", |lua, this, ()| {
-            let records = lua.create_table()?;
-            for (i, record) in this.0.drain().into_iter().enumerate() {
-                let entry = lua.create_table_with_capacity(0, 5)?;
-                entry.set("level", record.level.as_str())?;
-                entry.set("logger", record.logger)?;
-                entry.set("message", record.message)?;
-                entry.set("fields", lua.to_value(&record.fields)?)?;
-                entry.set("timestamp", record.timestamp)?;
-                records.set(i + 1, entry)?;
-            }
-            Ok(records)
-        });
+        methods.add_method("drain", |lua, this, ()| records_table(lua, &this.0));
         methods.add_method("dropped", |_, this, ()| Ok(this.0.dropped()));
         methods.add_method_mut("capture", |_, this, on: bool| {
             // dropping the guard first restores the dispatcher it replaced

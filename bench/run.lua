@@ -11,6 +11,7 @@ local BENCHMARKS = {
   "native_bench",
   "bus_bench",
   "managers_bench",
+  "security_bench",
 }
 
 print("qtforge bench under " .. harness.interpreter())

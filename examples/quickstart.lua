@@ -26,6 +26,10 @@ local greeter = manager:get_plugin("greeter")
 print(string.format("\n%s %s is %s; depends on %s", greeter:name(), greeter:version():to_string(),
   greeter:state(), greeter:dependencies()[1].name))
 print(greeter:greet("world"))
+-- a plugin loaded from a file is sandboxed: it gets what its manifest declares and the policy grants
+local security = manager:security()
+print(string.format("greeter is %s, granted %s", security:trust_level("greeter"),
+  table.concat(security:permissions():grants("greeter"), ", ")))
 
 -- 3. configuration is checked against the manifest's [config]
 manager:configure_plugin("greeter", { greeting = "Hi" })

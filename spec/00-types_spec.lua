@@ -34,6 +34,7 @@ local core_classes = debug.getregistry()["qtforge.core.classes"]
 
 local bus_classes = debug.getregistry()["qtforge.communication.classes"]
 local manager_classes = debug.getregistry()["qtforge.managers.classes"]
+local security_classes = debug.getregistry()["qtforge.security.classes"]
 
 -- each class: its label, the table users call, its stub name, the table holding
 -- its objects' methods, and their stub name
@@ -73,6 +74,12 @@ local CLASSES = {
   { "a resource", {}, "Resource", manager_classes.resources._Resource, "Resource" },
   { "a plugin's resources", {}, "PluginResources", manager_classes.resources._PluginResources, "PluginResources" },
   { "qtforge.security.PluginValidator", qtforge.security.PluginValidator, "PluginValidator", {}, "PluginValidator" },
+  { "qtforge.security.TrustManager", qtforge.security.TrustManager, "TrustManagerClass",
+    getmetatable(qtforge.security.TrustManager()).__index, "TrustManager" },
+  { "qtforge.security.SecurityManager", qtforge.security.SecurityManager, "SecurityManagerClass",
+    security_classes._SecurityManager, "SecurityManager" },
+  { "qtforge.security.PermissionSystem", qtforge.security.PermissionSystem, "PermissionSystemClass",
+    security_classes._PermissionSystem, "PermissionSystem" },
 }
 
 describe("lua/types", function()

@@ -458,7 +458,8 @@ describe("reading plugins without running them", function()
 
   before_each(function()
     root = fs.temp_dir()
-    manager = plugins.manager()
+    -- plugins stay sandboxed, but may write markers in root: code run by mistake would leave one
+    manager = plugins.manager({ security = plugins.marker_policy(root) })
   end)
 
   after_each(function()
@@ -479,7 +480,7 @@ describe("reading plugins without running them", function()
       assert.are.equal(FIXTURES .. "/greeter/init.lua", info.entry)
       assert.are.equal(FIXTURES .. "/greeter/plugin.toml", info.manifest_file)
       assert.are.same({}, info.dependencies)
-      assert.are.same({ "bus:publish", "fs:read" }, info.capabilities)
+      assert.are.same({ "bus:publish", "config:read" }, info.capabilities)
       assert.are.same({ "greet" }, info.exports)
       assert.are.same({ "example", "greeting" }, info.tags)
       assert.are.same({ greeting = "Hello", punctuation = "!" }, info.config)
@@ -497,12 +498,14 @@ describe("reading plugins without running them", function()
 
     it("does not run the entry of a folder plugin", function()
       local marker = root .. "/ran"
-      local path = plugins.folder(root, "sneaky", { source = plugins.marker(marker) .. "return {}\n" })
+      local path = plugins.folder(root, "sneaky", { source = plugins.marker(marker) .. "return {}\n",
+        capabilities = plugins.MARKER_CAPABILITIES })
       local info = assert(core.PluginLoader.inspect(path))
       assert.are.equal("sneaky", info.id)
       assert.is_nil(fs.read(marker))
       -- the marker does work: loading runs the entry
-      assert.is_true(manager:load_plugin(path).success)
+      local result = manager:load_plugin(path)
+      assert.is_true(result.success, tostring(result.error))
       assert.are.equal("ran", fs.read(marker))
     end)
 
@@ -538,9 +541,10 @@ describe("reading plugins without running them", function()
 
   describe("discover", function()
     before_each(function()
-      plugins.folder(root, "beta", { source = plugins.marker(root .. "/beta-ran") .. "return {}\n" })
+      plugins.folder(root, "beta", { source = plugins.marker(root .. "/beta-ran") .. "return {}\n",
+        capabilities = plugins.MARKER_CAPABILITIES })
       fs.write(root .. "/alpha.lua", plugins.marker(root .. "/alpha-ran")
-        .. "return { manifest = { name = 'alpha', version = '1.0.0' } }\n")
+        .. "return { manifest = { name = 'alpha', version = '1.0.0', capabilities = { 'fs:write' } } }\n")
       fs.write(root .. "/broken/plugin.toml", 'name = "broken"\n')
       fs.write(root .. "/README.md", "not a plugin")
       fs.write(root .. "/.hidden.lua", "return {}")

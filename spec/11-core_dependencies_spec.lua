@@ -211,28 +211,37 @@ describe("PluginManager:load_directory", function()
 end)
 
 describe("unloading a plugin others depend on", function()
-  local root, manager
+  local root, manager, logs
+
+  -- the plugins whose on_unload ran, in order: each logs "on_unload"
+  local function unloads()
+    local ids = {}
+    for _, line in ipairs(logs) do
+      if line.message == "on_unload" then
+        ids[#ids + 1] = line.plugin_id
+      end
+    end
+    return ids
+  end
 
   before_each(function()
     root = fs.temp_dir()
-    manager = plugins.manager()
-    _G.QTFORGE_SPEC_UNLOADS = {}
-    local function recorder(name)
-      return string.format("return { on_unload = function() local u = QTFORGE_SPEC_UNLOADS; u[#u + 1] = %q end }",
-        name)
+    manager, logs = plugins.manager()
+    local RECORDER = 'return { on_unload = function(ctx) ctx.log.info("on_unload") end }'
+    local function recorder(name, deps)
+      plugins.folder(root, name, { deps = deps, capabilities = { "log" }, source = RECORDER })
     end
-    plugins.folder(root, "base", { source = recorder("base") })
-    plugins.folder(root, "mid", { deps = { { "base" } }, source = recorder("mid") })
-    plugins.folder(root, "top", { deps = { { "mid" }, { "base" } }, source = recorder("top") })
-    plugins.folder(root, "side", { deps = { { "base" } }, source = recorder("side") })
-    plugins.folder(root, "alone", { source = recorder("alone") })
+    recorder("base")
+    recorder("mid", { { "base" } })
+    recorder("top", { { "mid" }, { "base" } })
+    recorder("side", { { "base" } })
+    recorder("alone")
     manager:load_directory(root)
     assert.are.same({ "alone", "base", "mid", "side", "top" }, manager:load_order())
   end)
 
   after_each(function()
     manager:shutdown()
-    _G.QTFORGE_SPEC_UNLOADS = nil
     fs.remove(root)
   end)
 
@@ -245,7 +254,7 @@ describe("unloading a plugin others depend on", function()
     assert.are.equal('plugin "base" has 3 dependent plugin(s) loaded; unload them first or pass cascade = true',
       err.message)
     assert.are.same(before.order, manager:load_order())
-    assert.are.same({}, _G.QTFORGE_SPEC_UNLOADS)
+    assert.are.same({}, unloads())
     assert.are.equal("running", manager:get_plugin("base"):state())
   end)
 
@@ -254,7 +263,7 @@ describe("unloading a plugin others depend on", function()
     local result = manager:unload_plugin("base", { cascade = true })
     assert.is_true(result.success)
     assert.are.same({ "top", "side", "mid", "base" }, result.unloaded)
-    assert.are.same({ "top", "side", "mid", "base" }, _G.QTFORGE_SPEC_UNLOADS)
+    assert.are.same({ "top", "side", "mid", "base" }, unloads())
     assert.are.same({ "unloaded:top", "unloaded:side", "unloaded:mid", "unloaded:base" }, seen)
     assert.are.same({ "alone" }, manager:load_order())
     assert.are.same({}, result.errors)
@@ -271,6 +280,6 @@ describe("unloading a plugin others depend on", function()
     assert.is_true(manager:unload_plugin("side").success)
     assert.is_true(manager:unload_plugin("mid").success)
     assert.is_true(manager:unload_plugin("base").success)
-    assert.are.same({ "top", "side", "mid", "base" }, _G.QTFORGE_SPEC_UNLOADS)
+    assert.are.same({ "top", "side", "mid", "base" }, unloads())
   end)
 end)

@@ -59,7 +59,7 @@ describe("a plugin handle", function()
 
   it("answers dependencies, capabilities, path and config", function()
     assert.are.same({}, handle:dependencies())
-    assert.are.same({ "bus:publish", "fs:read" }, handle:capabilities())
+    assert.are.same({ "bus:publish", "config:read" }, handle:capabilities())
     assert.are.equal(FIXTURES .. "/greeter", handle:path())
     assert.are.same({ greeting = "Hello", punctuation = "!" }, handle:config())
   end)

@@ -159,29 +159,34 @@ describe("configure_plugin", function()
   before_each(function()
     root = fs.temp_dir()
     manager = plugins.manager()
-    _G.QTFORGE_SPEC_CONFIGS = {}
-    received = _G.QTFORGE_SPEC_CONFIGS
     path = plugins.folder(root, "server", {
+      capabilities = { "config:read" },
       config = 'name = "srv"\nverbose = false\nports = [80, 443]\n[config.limits]\nconnections = 10\ntimeout = 2.5\n',
       source = [[
         local ctx
+        local seen = {}
         return {
           on_load = function(c) ctx = c end,
           on_configure = function(cfg)
             if cfg.name == "refuse" then error("name refused") end
-            local seen = QTFORGE_SPEC_CONFIGS
             seen[#seen + 1] = cfg
           end,
-          exports = { config = function() return ctx.config:to_table() end },
+          exports = {
+            config = function() return ctx.config:to_table() end,
+            received = function() return seen end,
+          },
         }
       ]],
     })
     assert.is_true(manager:load_plugin(path).success)
+    -- what on_configure was handed, in order
+    received = function()
+      return manager:call("server", "received")
+    end
   end)
 
   after_each(function()
     manager:shutdown()
-    _G.QTFORGE_SPEC_CONFIGS = nil
     fs.remove(root)
   end)
 
@@ -198,7 +203,7 @@ describe("configure_plugin", function()
     assert.are.equal("server", result.plugin_id)
     local expected = { name = "srv", verbose = true, ports = { 80, 443 }, limits = { connections = 50, timeout = 2.5 } }
     assert.are.same(expected, result.config)
-    assert.are.same({ expected }, received)
+    assert.are.same({ expected }, received())
     assert.are.same(expected, manager:get_plugin("server"):config())
     assert.are.same(expected, manager:call("server", "config"))
   end)
@@ -235,7 +240,7 @@ describe("configure_plugin", function()
       assert.are.equal(string.format('invalid configuration for plugin "server" at "%s"', key), err.message)
       assert.are.equal(details, err.details)
       assert.are.same(DEFAULTS, manager:get_plugin("server"):config())
-      assert.are.same({}, received)
+      assert.are.same({}, received())
       assert.are.same({}, seen)
     end)
   end
@@ -286,7 +291,7 @@ describe("configure_plugin", function()
   it("keeps each configured value the new version still declares, and drops the others", function()
     manager:configure_plugin("server", { name = "kept", verbose = true, limits = { connections = 99 } })
     -- the new version drops `verbose` and turns `limits.connections` into a string
-    fs.write(path .. "/plugin.toml", fs.manifest("server", "1.1.0")
+    fs.write(path .. "/plugin.toml", fs.manifest("server", "1.1.0", plugins.capabilities({ "config:read" }))
       .. '[config]\nname = "srv"\nports = [80]\n[config.limits]\nconnections = "ten"\ntimeout = 2.5\n')
     assert.is_true(manager:reload_plugin("server").success)
     local config = manager:get_plugin("server"):config()

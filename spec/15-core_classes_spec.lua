@@ -61,7 +61,7 @@ describe("PluginRegistry", function()
   end)
 
   it("finds plugins by capability", function()
-    assert.are.same({ "greeter" }, ids(registry:find_by_capability("fs:read")))
+    assert.are.same({ "greeter" }, ids(registry:find_by_capability("config:read")))
     assert.are.same({ "inline" }, ids(registry:find_by_capability("log")))
     assert.are.same({}, registry:find_by_capability("os:exec"))
   end)

@@ -1,5 +1,6 @@
 -- qtforge.core: what plugin code runs in: an environment of its own, and the
 -- ctx its hooks receive (require, config, deps, log).
+local qtforge = require("qtforge")
 local fs = require("support.fs")
 local plugins = require("support.plugins")
 
@@ -62,22 +63,58 @@ describe("plugin environments", function()
 
   if jit then
     it("runs a plugin's functions with the plugin's environment as their fenv (LuaJIT)", function()
+      -- a sandboxed plugin has no getfenv: the host asks for the fenv of its function
       manager:load_plugin(plugins.folder(root, "fenv", { source = [[
         local function probe() end
-        return { exports = { env = function() return getfenv(probe), _G end } }
+        return { exports = { probe = probe, env = function() return _G end } }
       ]] }))
-      local env, g = manager:call("fenv", "env")
-      assert.are.equal(g, env)
+      local env = getfenv(manager:get_plugin("fenv").exports.probe)
+      assert.are.equal(manager:call("fenv", "env"), env)
       assert.are_not.equal(_G, env)
     end)
   end
 
-  it("let a plugin read the host's globals", function()
-    _G.QTFORGE_SPEC_HOST = "host value"
-    manager:load_plugin(plugins.folder(root, "reader", { source = [[
-      return { exports = { read = function() return QTFORGE_SPEC_HOST, type(string.format) end } }
-    ]] }))
-    assert.are.same({ "host value", "function" }, { manager:call("reader", "read") })
+  describe("and the host's globals", function()
+    local READER = [[
+      return { exports = { read = function() return QTFORGE_SPEC_HOST, type(string.format), type(io) end } }
+    ]]
+
+    before_each(function()
+      _G.QTFORGE_SPEC_HOST = "host value"
+    end)
+
+    it("let a trusted plugin read them", function()
+      local trusting = plugins.manager({ security = qtforge.security.SecurityManager({ trust = "trusted" }) })
+      local result = trusting:load_plugin(plugins.folder(root, "reader", { source = READER }))
+      assert.is_true(result.success, tostring(result.error))
+      assert.are.equal("trusted", trusting:security():trust_level("reader"))
+      assert.are.same({ "host value", "function", "table" }, { trusting:call("reader", "read") })
+      trusting:shutdown()
+    end)
+
+    it("hide them from a sandboxed plugin, which still has the standard libraries", function()
+      local result = manager:load_plugin(plugins.folder(root, "reader", { source = READER }))
+      assert.is_true(result.success, tostring(result.error))
+      assert.are.equal("sandboxed", manager:security():trust_level("reader"))
+      assert.are.same({ nil, "function", "nil" }, { manager:call("reader", "read") })
+    end)
+
+    it("show them to a sandboxed plugin that the policy grants host, but not the libraries it was denied", function()
+      local granting = plugins.manager({ security = qtforge.security.SecurityManager({ grant = { "host" } }) })
+      local result = granting:load_plugin(plugins.folder(root, "reader", { source = READER,
+        capabilities = { "host" } }))
+      assert.is_true(result.success, tostring(result.error))
+      assert.are.equal("sandboxed", granting:security():trust_level("reader"))
+      assert.are.same({ "host value", "function", "nil" }, { granting:call("reader", "read") })
+      granting:shutdown()
+    end)
+
+    it("refuse a plugin that asks for host when the policy does not grant it", function()
+      local err = plugins.failed(manager:load_plugin(plugins.folder(root, "reader", { source = READER,
+        capabilities = { "host" } })), "capability_denied")
+      plugins.contains(err.message, "host")
+      assert.is_nil(manager:get_plugin("reader"))
+    end)
   end)
 
   it("are fresh after a reload: the old version's globals are gone", function()
@@ -204,7 +241,8 @@ describe("ctx", function()
 
   describe("config", function()
     it("holds the [config] defaults", function()
-      manager:load_plugin(keeper("cfg", { config = 'greeting = "Hello"\n[config.nested]\nn = 1\n' }))
+      manager:load_plugin(keeper("cfg", { capabilities = { "config:read" },
+        config = 'greeting = "Hello"\n[config.nested]\nn = 1\n' }))
       local config = manager:call("cfg", "ctx").config
       assert.are.same({ greeting = "Hello", nested = { n = 1 } }, config:to_table())
       -- a scope of the manager's configuration: fields read values, methods check types
@@ -214,12 +252,12 @@ describe("ctx", function()
     end)
 
     it("is an empty table for a plugin without [config]", function()
-      manager:load_plugin(keeper("bare"))
+      manager:load_plugin(keeper("bare", { capabilities = { "config:read" } }))
       assert.are.same({}, manager:call("bare", "ctx").config:to_table())
     end)
 
     it("follows configure_plugin", function()
-      manager:load_plugin(keeper("cfg", { config = 'greeting = "Hello"\n' }))
+      manager:load_plugin(keeper("cfg", { capabilities = { "config:read" }, config = 'greeting = "Hello"\n' }))
       manager:configure_plugin("cfg", { greeting = "Hi" })
       assert.are.equal("Hi", manager:call("cfg", "ctx").config.greeting)
     end)
@@ -232,10 +270,28 @@ describe("ctx", function()
       manager:load_plugin(plugins.folder(root, "stranger"))
       manager:load_plugin(keeper("user", { deps = { { "base" }, { "maybe", "*", true } } }))
       local deps = manager:call("user", "ctx").deps
-      assert.are.equal(manager:get_plugin("base").exports, deps.base)
+      -- a sandboxed plugin reads the exports through a read-only view
+      local exports = manager:get_plugin("base").exports
+      assert.are_not.equal(exports, deps.base)
+      assert.are.equal(exports.v, deps.base.v)
       assert.are.equal(1, deps.base.v())
+      assert.has_error(function()
+        deps.base.v = nil
+      end, 'the exports of base is read-only (assigning "v")')
+      assert.is_function(exports.v)
       assert.is_nil(deps.maybe)
       assert.is_nil(deps.stranger)
+    end)
+
+    it("gives a trusted plugin the exports tables themselves", function()
+      local trusting = plugins.manager({ security = qtforge.security.SecurityManager({ trust = "trusted" }) })
+      local source = "return { exports = { v = function() return 1 end } }"
+      trusting:load_plugin(plugins.folder(root, "base", { source = source }))
+      trusting:load_plugin(keeper("user", { deps = { { "base" } } }))
+      local deps = trusting:call("user", "ctx").deps
+      assert.are.equal(trusting:get_plugin("base").exports, deps.base)
+      assert.are.equal(1, deps.base.v())
+      trusting:shutdown()
     end)
 
     it("follows a reload of the dependency", function()
@@ -259,7 +315,7 @@ describe("ctx", function()
 
   describe("log", function()
     it("hands (level, plugin_id, message) to the manager's log option, at each level", function()
-      manager:load_plugin(keeper("talker"))
+      manager:load_plugin(keeper("talker", { capabilities = { "log" } }))
       local log = manager:call("talker", "ctx").log
       for _, level in ipairs({ "trace", "debug", "info", "warn", "error" }) do
         log[level]("at " .. level)
@@ -274,7 +330,7 @@ describe("ctx", function()
     end)
 
     it("is usable from the plugin's hooks", function()
-      manager:load_plugin(plugins.folder(root, "hooked", { source = [[
+      manager:load_plugin(plugins.folder(root, "hooked", { capabilities = { "log" }, source = [[
         return { on_load = function(ctx) ctx.log.info("loading " .. ctx.id) end }
       ]] }))
       assert.are.same({ { level = "info", plugin_id = "hooked", message = "loading hooked" } }, logs)

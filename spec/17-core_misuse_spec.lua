@@ -12,7 +12,7 @@ local m, h, r, lc, res
 -- Each case is a one-line function, so the line it is defined on is the line of the bad call.
 local CASES = {
   { "PluginManager: argument 'opts' must be a table or nil, got number", function() core.PluginManager(5) end },
-  { 'PluginManager: unknown option "colour" (known: autostart, bus, config, log, logging, resources)',
+  { 'PluginManager: unknown option "colour" (known: autostart, bus, config, log, logging, resources, security)',
     function() core.PluginManager({ colour = 1 }) end },
   { "PluginManager: option 'log' must be a function, got \"x\"", function() core.PluginManager.new({ log = "x" }) end },
   { "PluginManager: option 'autostart' must be a boolean, got number",

@@ -424,7 +424,8 @@ return plugin
   end
 
   local function write(version, tag, extra, fail)
-    return plugins.folder(root, "pinger", { version = version, source = source(tag, extra, fail) })
+    return plugins.folder(root, "pinger", { version = version, source = source(tag, extra, fail),
+      capabilities = { "bus:subscribe" } })
   end
 
   for _, hook in ipairs({ "on_load", "on_start" }) do
@@ -501,16 +502,17 @@ return plugin
 
   it("reloads a plugin that provides a service and retains its contracts", function()
     local provider_source = [[
-local ServiceContract = require("qtforge").communication.ServiceContract
 local plugin = {}
 function plugin.on_load(ctx)
+  local ServiceContract = ctx.require("qtforge").communication.ServiceContract
   local contract = ServiceContract({ name = "calc", version = "1.0.0",
     methods = { add = { params = { "number", "number" }, returns = { "number" } } } })
   ctx.bus:provide(contract, { add = function(_, a, b) return a + b + %d end })
 end
 return plugin
 ]]
-    local spec = { lines = "retain_contracts_on_unload = true\n", source = provider_source:format(0) }
+    local spec = { lines = "retain_contracts_on_unload = true\n", capabilities = { "bus:subscribe" },
+      source = provider_source:format(0) }
     plugins.folder(root, "adder", spec)
     assert.is_true(manager:load_plugin(root .. "/adder").success)
     local calc = host:service("calc", "^1")
@@ -583,8 +585,21 @@ describe("a closed bus", function()
     assert.are.equal(0, manager:bus():subscriber_count())
   end)
 
-  it("raises at the caller's line when a folder plugin's kept bus is used after unload", function()
-    plugins.folder(root, "keeper", { source = [[
+  -- a sandboxed plugin's ctx.bus is a facade, which unloading revokes; a
+  -- trusted plugin's is its PluginBus, which unloading closes
+  local KEPT = {
+    { "sandboxed", nil, { 'plugin "keeper" was unloaded', "revoked" } },
+    { "trusted", { trust = "trusted" }, { 'plugin "keeper" is unloaded', "closed" } },
+  }
+
+  for _, case in ipairs(KEPT) do
+    local trust, policy, words = case[1], case[2], case[3]
+    it("raises at the caller's line when a " .. trust .. " folder plugin's kept bus is used after unload", function()
+      if policy then
+        manager:shutdown()
+        manager = plugins.manager({ security = qtforge.security.SecurityManager(policy) })
+      end
+      plugins.folder(root, "keeper", { capabilities = { "bus:publish" }, source = [[
 local plugin = { exports = {} }
 function plugin.on_load(ctx)
   KEPT_BUS = ctx.bus
@@ -598,21 +613,23 @@ function plugin.exports.publish_later(topic)
 end
 return plugin
 ]] })
-    assert.is_true(manager:load_plugin(root .. "/keeper").success)
-    local exports = manager:get_plugin("keeper").exports
-    local kept = exports.kept()
-    assert.are.equal(0, kept:publish("x.y", 1))
-    manager:unload_plugin("keeper")
-    local ok, message = pcall(function()
-      local ran = kept:publish("x.y", 2) -- not a tail call: the error names this line
-      return ran
+      assert.is_true(manager:load_plugin(root .. "/keeper").success)
+      assert.are.equal(trust, manager:security():trust_level("keeper"))
+      local exports = manager:get_plugin("keeper").exports
+      local kept = exports.kept()
+      assert.are.equal(0, kept:publish("x.y", 1))
+      manager:unload_plugin("keeper")
+      local ok, message = pcall(function()
+        local ran = kept:publish("x.y", 2) -- not a tail call: the error names this line
+        return ran
+      end)
+      assert.is_false(ok)
+      contains(message, "33-communication_plugins_spec.lua:", "bus:publish", words[1], words[2])
+      ok, message = pcall(exports.publish_later, "x.y")
+      assert.is_false(ok)
+      contains(message, "init.lua:9:", words[1], words[2])
     end)
-    assert.is_false(ok)
-    contains(message, "33-communication_plugins_spec.lua:", "bus:publish", 'plugin "keeper" is unloaded')
-    ok, message = pcall(exports.publish_later, "x.y")
-    assert.is_false(ok)
-    contains(message, "init.lua:9:", 'plugin "keeper" is unloaded')
-  end)
+  end
 end)
 
 describe("update_all_plugins and the manager's bus", function()

@@ -9,6 +9,7 @@ return {
     description = "Keeps the last lines other plugins write",
     exports = { "write", "lines" },
     config = { keep = 5 },
+    capabilities = { "config:read" }, -- ctx.config; a sandboxed plugin gets what it declares
   },
 
   on_load = function(ctx)

@@ -65,12 +65,13 @@ local core = {}
 ---@field id string the plugin id
 ---@field name string the plugin id
 ---@field version qtforge.Version
----@field manifest table the plan of the load: id, version, kind, path, entry...
----@field config qtforge.ConfigScope its scope `plugins.<id>` of the manager's configuration; `ctx.config.key` reads a value
----@field deps table<string, table> the exports of each declared dependency
----@field log qtforge.Logger `ctx.log.info(message, fields)` and the other levels
----@field require fun(name: string): any a module from the plugin's own folder
----@field bus qtforge.PluginBus the manager's message bus, as this plugin
+---@field manifest table the plan of the load: id, version, kind, path, entry... (a copy for a sandboxed plugin)
+---@field config? qtforge.ConfigScope its scope `plugins.<id>` of the manager's configuration; `ctx.config.key` reads a value (sandboxed: with `config:read`; `set`/`remove` with `config:write`)
+---@field deps table<string, table> the exports of each declared dependency (read-only for a sandboxed plugin)
+---@field log? qtforge.Logger `ctx.log.info(message, fields)` and the other levels (sandboxed: with `log`)
+---@field require fun(name: string): any a module from the plugin's own folder; `"qtforge"` gives Version, Message, ServiceContract, STOP and Error
+---@field bus? qtforge.PluginBus the manager's message bus, as this plugin (sandboxed: with `bus:publish` and/or `bus:subscribe`)
+---@field plugins? table the manager's lifecycle operations and queries (sandboxed: with `plugins`)
 ---@field resources qtforge.PluginResources resources released when the plugin unloads
 
 ---@class qtforge.PluginManagerOptions
@@ -79,6 +80,7 @@ local core = {}
 ---@field config? qtforge.ConfigurationManager the configuration plugins read through `ctx.config` (their scope `plugins.<id>`, defaulted from the manifest's [config]; default: a new one)
 ---@field logging? qtforge.LoggingManager plugins' `ctx.log` and the manager's own lines go to its loggers (each plugin's named after it); instead of `log`
 ---@field resources? qtforge.ResourceManager where plugins' resources are kept (default: a new one); what a plugin holds is released when it unloads
+---@field security? qtforge.SecurityManager the policy every load is admitted by (default: `SecurityManager()`: plugins from files sandboxed, the safe capabilities granted)
 ---@field bus? qtforge.MessageBus the bus plugins share through `ctx.bus` (default: a new one); `update_all_plugins` flushes it
 
 ---@class qtforge.PluginManager
@@ -160,6 +162,10 @@ function PluginManager:resources() end
 ---The manager's MessageBus; each plugin's `ctx.bus` is a view of it.
 ---@return qtforge.MessageBus
 function PluginManager:bus() end
+
+---The manager's SecurityManager: the policy every load is admitted by.
+---@return qtforge.SecurityManager
+function PluginManager:security() end
 
 ---Registers a lifecycle event listener; returns a function that removes it.
 ---@param fn fun(event: qtforge.PluginEvent)

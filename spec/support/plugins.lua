@@ -16,12 +16,29 @@ function plugins.dep(name, range, optional)
     tostring(optional == true))
 end
 
+--- The capabilities the default security policy grants a sandboxed plugin.
+plugins.SAFE = { "log", "bus:publish", "bus:subscribe", "config:read", "config:write", "native" }
+
+--- The `capabilities = [...]` line of a plugin.toml that declares `list`.
+function plugins.capabilities(list)
+  local quoted = {}
+  for i, name in ipairs(list) do
+    quoted[i] = string.format("%q", name)
+  end
+  return "capabilities = [" .. table.concat(quoted, ", ") .. "]\n"
+end
+
 --- Writes the folder plugin `root/name` and returns its path. `spec` may give:
---- version, lines (top-level plugin.toml lines), deps ({ name, range, optional } each),
---- config (the body of [config]), source (init.lua) and files (more files by relative path).
+--- version, lines (top-level plugin.toml lines), capabilities (a list, declared in
+--- the manifest), deps ({ name, range, optional } each), config (the body of
+--- [config]), source (init.lua) and files (more files by relative path).
 function plugins.folder(root, name, spec)
   spec = spec or {}
-  local toml = { fs.manifest(name, spec.version, spec.lines) }
+  local lines = spec.lines
+  if spec.capabilities then
+    lines = plugins.capabilities(spec.capabilities) .. (lines or "")
+  end
+  local toml = { fs.manifest(name, spec.version, lines) }
   for _, d in ipairs(spec.deps or {}) do
     toml[#toml + 1] = plugins.dep(d[1], d[2], d[3])
   end
@@ -36,8 +53,23 @@ function plugins.folder(root, name, spec)
 end
 
 --- Lua source that writes `path` when it runs: proof that a file's code ran.
+--- A sandboxed plugin needs fs:write for it: declare MARKER_CAPABILITIES and
+--- load it with a manager whose policy is `plugins.marker_policy(dir)`.
 function plugins.marker(path)
-  return string.format("local marker = io.open(%q, 'w')\nmarker:write('ran')\nmarker:close()\n", path)
+  return string.format("local marker = assert(io.open(%q, 'w'))\nmarker:write('ran')\nmarker:close()\n", path)
+end
+
+--- What a plugin that writes a marker declares.
+plugins.MARKER_CAPABILITIES = { "fs:write" }
+
+--- A policy that keeps file plugins sandboxed and grants, besides the default
+--- capabilities, fs:write in `dir` (an absolute path): enough to write markers.
+function plugins.marker_policy(dir)
+  local grant = { "fs:write" }
+  for _, name in ipairs(plugins.SAFE) do
+    grant[#grant + 1] = name
+  end
+  return qtforge.security.SecurityManager({ grant = grant, paths = { write = { dir } } })
 end
 
 --- A PluginManager whose log lines are kept in the second value, as

@@ -75,6 +75,11 @@ fn info_table(lua: &Lua, manifest: &Manifest, source: &PluginSource) -> mlua::Re
     }
     t.set("dependencies", deps)?;
     t.set("config", lua.to_value(&manifest.config)?)?;
+    let limits = lua.create_table()?;
+    limits.set("instructions", manifest.limits.instructions)?;
+    limits.set("time_ms", manifest.limits.time_ms)?;
+    limits.set("depth", manifest.limits.depth)?;
+    t.set("limits", limits)?;
     Ok(t)
 }
 
@@ -116,6 +121,17 @@ fn plan_table(lua: &Lua, info: &PluginInfo, body: Option<Body>) -> mlua::Result<
     }
     if manifest.retain_contracts_on_unload {
         plan.raw_set("retain_contracts_on_unload", true)?;
+    }
+    // what the security policy admits the plugin by
+    if !manifest.capabilities.is_empty() {
+        plan.raw_set("capabilities", manifest.capabilities.clone())?;
+    }
+    if !manifest.limits.is_empty() {
+        let limits = lua.create_table()?;
+        limits.raw_set("instructions", manifest.limits.instructions)?;
+        limits.raw_set("time_ms", manifest.limits.time_ms)?;
+        limits.raw_set("depth", manifest.limits.depth)?;
+        plan.raw_set("limits", limits)?;
     }
     Ok(plan)
 }
@@ -506,6 +522,16 @@ impl UserData for Core {
                 lua_error::to_lua(lua, &err)
             },
         );
+        // the policy refused the plugin: the load ends without an error of its own
+        methods.add_method_mut("refuse_load", |_, this, id: String| {
+            this.pending.remove(&id);
+            this.registry.release(&id);
+            Ok(())
+        });
+        methods.add_method_mut("refuse_reload", |_, this, id: String| {
+            this.abort_reload(&id);
+            Ok(())
+        });
         methods.add_method_mut("begin_reload", |lua, this, id: String| {
             match this.begin_reload(&id) {
                 Ok((info, body, config)) => {
@@ -843,6 +869,10 @@ fn natives(lua: &Lua) -> mlua::Result<Table> {
     natives.set(
         "managers",
         lua.named_registry_value::<Table>(crate::managers::lua::CLASSES_KEY)?,
+    )?;
+    natives.set(
+        "security",
+        lua.named_registry_value::<Table>(crate::security::lua::CLASSES_KEY)?,
     )?;
     natives.set(
         "new_core",

@@ -29,9 +29,24 @@ local set_plugin_config, plugin_scope = config_classes.set_plugin_config, config
 local config_watching = config_classes.watching
 local ConfigurationManagerMeta = config_classes._Meta
 local Version = native.Version
+local security_classes = native.security
+local sandbox = security_classes.sandbox
+local sandbox_call, sandbox_guard = sandbox.call, sandbox.guard
+local SecurityManagerMeta = security_classes._Meta
+local record_grant = security_classes.record
 local new_core = native.new_core
+local is_library = native.is_library
 local monotonic = native.monotonic
 local read_module = native.read_module
+
+-- what ctx.require("qtforge") gives a plugin: the parts with no authority
+local SAFE_API = sandbox.safe_api({
+  Version = Version,
+  Error = Error,
+  Message = communication.Message,
+  ServiceContract = communication.ServiceContract,
+  STOP = communication.STOP,
+})
 
 -- the hooks a plugin table may define; each must be a function when present
 local HOOKS = { "on_load", "on_start", "on_stop", "on_unload", "update", "on_configure", "on_reload", "health" }
@@ -42,6 +57,7 @@ local MANAGER_OPTIONS = {
   resources = "table",
   logging = "table",
   config = "table",
+  security = "table",
 }
 -- how often (manager time, seconds) update_all_plugins hands the log lines of
 -- qtforge's own threads to the logging callbacks and applies the changes of
@@ -206,13 +222,31 @@ local function call_hook(inst, name, ...)
   if hook == nil then
     return true, nil
   end
+  local g = inst.guard
+  if g ~= nil then
+    local ok, result = sandbox_call(g, hook, ...)
+    if ok then
+      return true, result
+    end
+    return false, { value = result, traceback = g.traceback or "" }
+  end
   return protect(hook, ...)
+end
+
+local function quota_error(captured)
+  local value = captured.value
+  if Error.is(value) and value.code == "quota_exceeded" then
+    return value
+  end
+  return nil
 end
 
 -- plugin code failed while loaded: the plugin becomes `failed`, the error is kept
 local function fail_plugin(self, inst, stage, captured)
   local message, location = split_error(captured.value)
   local err = self._core:fail(inst.id, stage, message, location)
+  -- a call stopped by a quota fails with the quota's own Error
+  err = quota_error(captured) or err
   err.traceback = captured.traceback
   inst.state = "failed"
   set_state(self, inst, "failed")
@@ -255,6 +289,9 @@ local function require_for(inst)
     if cached ~= nil then
       return cached
     end
+    if name == "qtforge" then
+      return SAFE_API
+    end
     if loading[name] then
       error(string_format("ctx.require: module %q requires itself while loading", name), 2)
     end
@@ -269,6 +306,11 @@ local function require_for(inst)
     local chunk, syntax = load(source, "@" .. path, "t", inst.env)
     if not chunk then
       error(syntax, 0)
+    end
+    local g = inst.guard
+    if g ~= nil then
+      g.sources["@" .. path] = true
+      sandbox.compiled(g, chunk)
     end
     loading[name] = true
     local ok, result = pcall(chunk, name)
@@ -313,8 +355,8 @@ local function deps_for(self, info)
   })
 end
 
--- A fresh environment per plugin: globals it sets stay its own. Reads fall
--- through to the host's globals (the security issue narrows this to a sandbox).
+-- A trusted plugin's environment: globals it sets stay its own; reads fall
+-- through to the host's globals. A sandboxed plugin's comes from the sandbox.
 local function new_env(host_globals)
   local env = setmetatable({}, { __index = host_globals })
   env._G = env
@@ -344,46 +386,97 @@ local function plugin_problem(plugin, info)
   return nil
 end
 
+-- A copy of a plan's manifest fields, for a sandboxed plugin's ctx.manifest:
+-- the plan itself is the manager's (its root decides where ctx.require reads).
+local function manifest_copy(value)
+  if type(value) ~= "table" then
+    return value
+  end
+  local t = {}
+  for k, v in pairs(value) do
+    if k ~= "source" and type(v) ~= "function" then
+      t[k] = manifest_copy(v)
+    end
+  end
+  return t
+end
+
+-- The sandbox of a plan a sandboxed plugin is loading from: its guard and environment.
+local function sandbox_for(self, plan, grant, log)
+  local g = sandbox.new_guard(grant, plan.id, plan.root)
+  g.sources["@" .. plan.entry] = true
+  local env = sandbox.env(g, { print_log = log.info, host_globals = self._security.host_globals })
+  return g, env
+end
+
 -- Runs a plugin's entry (unless given its table) and checks the result.
--- Returns the plugin table and env, or nil and (stage, message, location).
-local function evaluate(self, plan, plugin)
-  local env
+-- Returns the plugin table, env and guard (sandboxed plugins), or three nils
+-- and (stage, message, location).
+local function evaluate(self, plan, plugin, grant, log)
+  local env, g
   if plugin == nil and plan.open then
     -- a native plugin: its library's open function makes the table
     local ok, result = protect(plan.open)
     arm_sentinel(self)
     if not ok then
       local message, location = split_error(result.value)
-      return nil, "open", message, location ~= "" and location or plan.path
+      return nil, nil, nil, "open", message, location ~= "" and location or plan.path
     end
     plugin = result
   elseif plugin == nil then
-    env = new_env(self._globals)
+    if grant.trust == "sandboxed" then
+      g, env = sandbox_for(self, plan, grant, log)
+    else
+      env = new_env(self._globals)
+    end
     local chunk, syntax = load(plan.source, "@" .. plan.entry, "t", env)
     if not chunk then
       local message, location = split_error(syntax)
-      return nil, "entry", message, location
+      return nil, nil, nil, "entry", message, location
     end
-    local ok, result = protect(chunk)
+    local ok, result
+    if g ~= nil then
+      ok, result = sandbox_call(g, sandbox.compiled(g, chunk))
+    else
+      ok, result = protect(chunk)
+      result = ok and result or result.value
+    end
     if not ok then
-      local message, location = split_error(result.value)
-      return nil, "entry", message, location
+      local message, location = split_error(result)
+      return nil, nil, nil, "entry", message, location
     end
     plugin = result
   end
   local problem = plugin_problem(plugin, plan)
   if problem then
-    return nil, plan.open and "open" or "entry", problem, plan.entry or plan.path or ""
+    return nil, nil, nil, plan.open and "open" or "entry", problem, plan.entry or plan.path or ""
   end
-  return plugin, env
+  return plugin, env, g
 end
 
-local function new_instance(self, plan, plugin, env)
+-- A limited plugin's exports as others call them: each under its quotas.
+local function guarded_exports(g, exports)
+  return setmetatable({}, {
+    __index = function(_, key)
+      return sandbox_guard(g, exports[key])
+    end,
+    __newindex = exports,
+    __pairs = function()
+      return function(_, key)
+        local k, v = next(exports, key)
+        return k, sandbox_guard(g, v)
+      end, exports, nil
+    end,
+  })
+end
+
+local function new_instance(self, plan, plugin, env, g, log)
   local inst = {
     id = plan.id,
     info = plan,
     plugin = plugin,
     env = env,
+    guard = g,
     exports = rawget(plugin, "exports") or {},
     version = Version.parse(plan.version),
     state = "loaded",
@@ -395,6 +488,10 @@ local function new_instance(self, plan, plugin, env)
     update_info = { time_since_init = 0, time_since_first_update = 0, time_since_last_update = 0 },
   }
   inst.plugin_update = plugin.update
+  if g ~= nil and g.limited then
+    inst.plugin_update = sandbox_guard(g, plugin.update)
+    inst.exports = guarded_exports(g, inst.exports)
+  end
   inst.ctx = {
     id = plan.id,
     name = plan.id,
@@ -402,12 +499,23 @@ local function new_instance(self, plan, plugin, env)
     manifest = plan,
     config = plugin_scope(self._config, plan.id),
     deps = deps_for(self, plan),
-    log = logger_for(self, plan.id),
+    log = log or logger_for(self, plan.id),
     require = require_for(inst),
     bus = plugin_bus(self._bus, plan.id, plan.retain_contracts_on_unload),
     resources = plugin_resources(self._resources, plan.id),
   }
   inst.history[1] = { state = "loaded", at = monotonic() }
+  inst.view = inst.ctx
+  if g ~= nil then
+    inst.view = sandbox.ctx(g, inst.ctx, { manifest = manifest_copy(plan), manager = self, is_library = is_library })
+    g.on_quota = function(_, err)
+      -- enough quota failures and the plugin is failed; the host goes on
+      if g.quota_failures >= self._security.max_quota_failures and inst.state ~= "failed"
+        and instance_of(self, inst.id) == inst then
+        fail_plugin(self, inst, "quota", { value = err, traceback = "" })
+      end
+    end
+  end
   return inst
 end
 
@@ -420,7 +528,7 @@ local function transition(self, id, operation, hook, state, event)
     return failure(err)
   end
   local inst = instance_of(self, id)
-  local ok, captured = call_hook(inst, hook, inst.ctx)
+  local ok, captured = call_hook(inst, hook, inst.view)
   if not ok then
     return failure(fail_plugin(self, inst, hook, captured), { plugin_id = id })
   end
@@ -438,41 +546,68 @@ local function stop(self, id)
   return transition(self, id, "stop", "on_stop", "stopped", "stopped")
 end
 
+-- Where a plan's code comes from, as the policy tells them apart.
+local function origin_of(plan, plugin)
+  if plugin ~= nil then
+    return "inline"
+  elseif plan.open ~= nil then
+    return "native"
+  end
+  return "file"
+end
+
+-- What the plugin was given stops working.
+local function revoke(inst)
+  if inst.guard ~= nil then
+    sandbox.revoke(inst.guard)
+  end
+end
+
 -- Runs an approved plan to a loaded (and, if asked, running) plugin.
 local function load_approved(self, plan, plugin, should_start)
   local core = self._core
   local id = plan.id
-  local env, stage, message, location
-  plugin, env, message, location = evaluate(self, plan, plugin)
+  -- the policy decides first: nothing of a refused plugin runs
+  local grant, refused = self._security:admit(plan, origin_of(plan, plugin))
+  if grant == nil then
+    core:refuse_load(id)
+    emit(self, "failed", id, refused)
+    return failure(refused, { plugin_id = id })
+  end
+  local log = logger_for(self, id)
+  local env, g, stage, message, location
+  plugin, env, g, stage, message, location = evaluate(self, plan, plugin, grant, log)
   if plugin == nil then
-    stage = env
     local err = core:abort_load(id, stage, message, location)
     emit(self, "failed", id, err)
     return failure(err, { plugin_id = id })
   end
   set_plugin_config(self._config, id, plan.config or {})
-  local inst = new_instance(self, plan, plugin, env)
+  local inst = new_instance(self, plan, plugin, env, g, log)
   stage = "on_load"
-  local ok, captured = call_hook(inst, "on_load", inst.ctx)
+  local ok, captured = call_hook(inst, "on_load", inst.view)
   -- a plugin asked to start that cannot start does not load: nothing of it stays
   if ok and should_start then
     stage = "on_start"
-    ok, captured = call_hook(inst, "on_start", inst.ctx)
+    ok, captured = call_hook(inst, "on_start", inst.view)
     if not ok then
-      call_hook(inst, "on_unload", inst.ctx)
+      call_hook(inst, "on_unload", inst.view)
     end
   end
   if not ok then
     release_bus(inst.ctx.bus)
     release_resources(self._resources, id)
+    revoke(inst)
     set_plugin_config(self._config, id, nil)
     message, location = split_error(captured.value)
     local err = core:abort_load(id, stage, message, location)
+    err = quota_error(captured) or err
     err.traceback = captured.traceback
     emit(self, "failed", id, err)
     return failure(err, { plugin_id = id })
   end
   core:finish_load(id)
+  record_grant(self._security, id, grant)
   local slot = { id = id, instance = inst }
   self._slots[id] = slot
   -- a load always comes last in the order Rust keeps, so appending matches it;
@@ -524,6 +659,10 @@ local function new_manager(level, opts)
     error("PluginManager: option 'config' must be a qtforge.managers.ConfigurationManager, got "
       .. describe(opts.config), level + 1)
   end
+  if opts.security ~= nil and getmetatable(opts.security) ~= SecurityManagerMeta then
+    error("PluginManager: option 'security' must be a qtforge.security.SecurityManager, got "
+      .. describe(opts.security), level + 1)
+  end
   if logging ~= nil and opts.log ~= nil then
     error("PluginManager: give option 'log' or option 'logging', not both", level + 1)
   end
@@ -551,6 +690,7 @@ local function new_manager(level, opts)
     _bus = opts.bus or communication.MessageBus({ log = log }),
     _resources = opts.resources or resources_classes.ResourceManager(),
     _globals = _G,
+    _security = opts.security or security_classes.SecurityManager(),
     _time = 0,
     _clock = nil,
     _updates = 0,
@@ -619,7 +759,7 @@ function Manager:load_plugin(path, opts)
     error("PluginManager:load_plugin: argument 'path' must be a string, got " .. describe(path), 2)
   end
   opts = check_options("PluginManager:load_plugin", opts, LOAD_OPTIONS, 2)
-  if native.is_library(path) then
+  if is_library(path) then
     local should_start = opts.start
     if should_start == nil then
       should_start = self._autostart
@@ -700,22 +840,24 @@ local function unload_one(self, id)
   local problems = {}
   if inst then
     if inst.state == "running" then
-      local ok, captured = call_hook(inst, "on_stop", inst.ctx)
+      local ok, captured = call_hook(inst, "on_stop", inst.view)
       if not ok then
         problems[#problems + 1] = fail_plugin(self, inst, "on_stop", captured)
       end
     end
-    local ok, captured = call_hook(inst, "on_unload", inst.ctx)
+    local ok, captured = call_hook(inst, "on_unload", inst.view)
     if not ok then
       problems[#problems + 1] = fail_plugin(self, inst, "on_unload", captured)
     end
     -- what the plugin subscribed, answered, provided and holds goes with it,
-    -- and its configuration leaves the manager's
+    -- its configuration leaves the manager's, and its capabilities are revoked
     release_bus(inst.ctx.bus)
     set_plugin_config(self._config, id, nil)
     for _, problem in ipairs(release_resources(self._resources, id).errors) do
       problems[#problems + 1] = problem
     end
+    revoke(inst)
+    record_grant(self._security, id, nil)
     inst.state = "unloaded"
   end
   local slot = self._slots[id]
@@ -773,9 +915,16 @@ function Manager:reload_plugin(id)
     return failure(err, { plugin_id = id })
   end
   local old = instance_of(self, id)
-  local plugin, env, message, location = evaluate(self, plan, nil)
+  local grant, refused = self._security:admit(plan, "file")
+  if grant == nil then
+    core:refuse_reload(id)
+    emit(self, "reload_failed", id, refused)
+    return failure(refused, { plugin_id = id })
+  end
+  local log = logger_for(self, id)
+  local plugin, env, g, stage, message, location = evaluate(self, plan, nil, grant, log)
   if plugin == nil then
-    err = core:abort_reload(id, env, message, location)
+    err = core:abort_reload(id, stage, message, location)
     -- not "failed": the old version is still there, in the state it was
     emit(self, "reload_failed", id, err)
     return failure(err, { plugin_id = id })
@@ -784,45 +933,57 @@ function Manager:reload_plugin(id)
   local resume = was == "running" or was == "failed"
   -- the old version steps down; what its on_unload returns goes to the new on_reload
   if was == "running" then
-    call_hook(old, "on_stop", old.ctx)
+    call_hook(old, "on_stop", old.view)
   end
-  local unloaded, old_state = call_hook(old, "on_unload", old.ctx)
+  local unloaded, old_state = call_hook(old, "on_unload", old.view)
   if not unloaded then
     old_state = nil -- on_unload failed: nothing to hand over
   end
   release_bus(old.ctx.bus)
   release_resources(self._resources, id)
-  local new = new_instance(self, plan, plugin, env)
+  local new = new_instance(self, plan, plugin, env, g, log)
   set_plugin_config(self._config, id, plan.current_config or {})
   new.init_time, new.first_update, new.last_update = old.init_time, old.first_update, old.last_update
-  local stage = "on_load"
-  local ok, captured = call_hook(new, "on_load", new.ctx)
+  stage = "on_load"
+  local ok, captured = call_hook(new, "on_load", new.view)
   if ok then
     stage = "on_reload"
     ok, captured = call_hook(new, "on_reload", old_state)
   end
   if ok and resume then
     stage = "on_start"
-    ok, captured = call_hook(new, "on_start", new.ctx)
+    ok, captured = call_hook(new, "on_start", new.view)
   end
   if not ok then
     -- give the old version back what it released, and keep it
-    call_hook(new, "on_unload", new.ctx)
+    call_hook(new, "on_unload", new.view)
     release_bus(new.ctx.bus)
     release_resources(self._resources, id)
+    revoke(new)
     old.ctx.bus = plugin_bus(self._bus, id, old.info.retain_contracts_on_unload)
+    if old.guard ~= nil then
+      -- the old version's facades held the bus view just closed
+      old.view = sandbox.ctx(old.guard, old.ctx, { manifest = manifest_copy(old.info), manager = self,
+        is_library = is_library })
+    end
     message, location = split_error(captured.value)
     err = core:abort_reload(id, stage, message, location)
+    err = quota_error(captured) or err
     err.traceback = captured.traceback
     set_plugin_config(self._config, id, core:config(id) or {})
-    call_hook(old, "on_load", old.ctx)
+    call_hook(old, "on_load", old.view)
     if was == "running" then
-      call_hook(old, "on_start", old.ctx)
+      call_hook(old, "on_start", old.view)
     end
     emit(self, "reload_failed", id, err)
     return failure(err, { plugin_id = id })
   end
   core:finish_reload(id)
+  -- closures and objects the old version handed out lose what they could do
+  if old.guard ~= nil then
+    sandbox.revoke(old.guard)
+  end
+  record_grant(self._security, id, grant)
   self._slots[id].instance = new
   old.state = "unloaded"
   local state = was
@@ -948,6 +1109,12 @@ end
 function Manager:resources()
   check_manager("PluginManager:resources", self)
   return self._resources
+end
+
+--- The manager's SecurityManager: the policy every load is admitted by.
+function Manager:security()
+  check_manager("PluginManager:security", self)
+  return self._security
 end
 
 --- The manager's MessageBus: each plugin's ctx.bus publishes and subscribes on it.

@@ -113,6 +113,73 @@ pub struct Manifest {
     pub retain_contracts_on_unload: bool,
     /// `[integrity]`: the sha256 of each file of the plugin, by relative path.
     pub integrity: BTreeMap<String, String>,
+    /// `[limits]`: the quotas the plugin asks for (the host's policy caps them).
+    pub limits: Limits,
+}
+
+/// Quotas on each call into a sandboxed plugin; `None` is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// VM instructions per call (counted by a hook every few hundred).
+    pub instructions: Option<u64>,
+    /// Wall time per call, in milliseconds.
+    pub time_ms: Option<u64>,
+    /// Lua call depth below the call.
+    pub depth: Option<u64>,
+}
+
+impl Limits {
+    /// Each limit the smaller of the two; a limit only one side sets is kept.
+    pub fn capped_by(self, cap: Limits) -> Limits {
+        fn min(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
+        Limits {
+            instructions: min(self.instructions, cap.instructions),
+            time_ms: min(self.time_ms, cap.time_ms),
+            depth: min(self.depth, cap.depth),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.instructions.is_none() && self.time_ms.is_none() && self.depth.is_none()
+    }
+}
+
+/// `[limits]` as written: numbers, checked to be whole and positive.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    #[serde(default)]
+    instructions: Option<f64>,
+    #[serde(default)]
+    time_ms: Option<f64>,
+    #[serde(default)]
+    depth: Option<f64>,
+}
+
+/// Largest limit accepted: integers every Lua represents exactly.
+const MAX_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+impl RawLimits {
+    /// The checked limits, or what is wrong with them (`at` names the table).
+    pub fn check(&self, at: &str) -> Result<Limits, String> {
+        let field = |name: &str, value: Option<f64>| match value {
+            None => Ok(None),
+            Some(v) if v.fract() == 0.0 && (1.0..=MAX_LIMIT).contains(&v) => Ok(Some(v as u64)),
+            Some(v) => Err(format!(
+                "{at}.{name}: {v} is not a whole number of at least 1"
+            )),
+        };
+        Ok(Limits {
+            instructions: field("instructions", self.instructions)?,
+            time_ms: field("time_ms", self.time_ms)?,
+            depth: field("depth", self.depth)?,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -152,6 +219,8 @@ struct RawManifest {
     retain_contracts_on_unload: bool,
     #[serde(default)]
     integrity: BTreeMap<String, String>,
+    #[serde(default)]
+    limits: RawLimits,
 }
 
 #[derive(Deserialize)]
@@ -408,6 +477,10 @@ impl RawManifest {
                 ));
             }
         }
+        let limits = self
+            .limits
+            .check("limits")
+            .map_err(|r| invalid(source, r))?;
         let mut dependencies = Vec::with_capacity(self.dependencies.len());
         for (i, dep) in self.dependencies.into_iter().enumerate() {
             let at = format!("dependencies[{i}]");
@@ -454,6 +527,7 @@ impl RawManifest {
             homepage: self.homepage,
             retain_contracts_on_unload: self.retain_contracts_on_unload,
             integrity: self.integrity,
+            limits,
         })
     }
 }
@@ -469,6 +543,28 @@ fn unique(field: &str, items: &[String]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn limits_parse_and_cap() {
+        let m = super::Manifest::from_toml(
+            "name = \"a\"\nversion = \"1.0.0\"\n[limits]\ninstructions = 1000\ndepth = 20\n",
+            "plugin.toml",
+        )
+        .unwrap();
+        let asked = m.limits;
+        assert_eq!(asked.instructions, Some(1000));
+        assert_eq!(asked.time_ms, None);
+        let cap = super::Limits {
+            instructions: Some(500),
+            time_ms: Some(10),
+            depth: None,
+        };
+        let got = asked.capped_by(cap);
+        assert_eq!(
+            (got.instructions, got.time_ms, got.depth),
+            (Some(500), Some(10), Some(20))
+        );
+    }
+
     use super::*;
 
     const FULL: &str = r#"
@@ -508,6 +604,7 @@ greeting = "Hello"
         assert_eq!(m.api_version, ApiVersion { major: 1, minor: 0 });
         assert_eq!(m.entry.as_deref(), Some("init.lua"));
         assert_eq!(m.capabilities, ["bus:publish", "fs:read"]);
+        assert!(m.limits.is_empty());
         assert_eq!(m.priority, 5);
         assert_eq!(m.dependencies.len(), 2);
         assert_eq!(m.dependencies[0].range.to_string(), "^1.0");
@@ -610,6 +707,18 @@ greeting = "Hello"
             (
                 "name = \"a\"\nversion = \"1.0.0\"\ncapabilities = [\"teleport\"]",
                 "capabilities: unknown capability",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\n[limits]\ninstructions = 0",
+                "limits.instructions: 0 is not a whole number",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\n[limits]\ntime_ms = 2.5",
+                "limits.time_ms: 2.5 is not a whole number",
+            ),
+            (
+                "name = \"a\"\nversion = \"1.0.0\"\n[limits]\nmemory = 5",
+                "unknown field `memory`",
             ),
             (
                 "name = \"a\"\nversion = \"1.0.0\"\ncapabilities = [\"log\", \"log\"]",

@@ -112,6 +112,14 @@ pub enum Error {
     InvalidSchema { reason: String },
     /// A plugin's files differ from the hashes its manifest's `[integrity]` lists.
     IntegrityMismatch { plugin: String, differences: String },
+    /// A plugin's files differ from the hashes the `qtforge.lock` beside its folder lists.
+    LockMismatch {
+        plugin: String,
+        lock: String,
+        differences: String,
+    },
+    /// A plugin's `plugin.sig` is malformed, or its signature does not match the plugin's files.
+    SignatureInvalid { plugin: String, reason: String },
     /// An owner holds as many resources of a kind as its quota allows.
     QuotaExceeded {
         owner: String,
@@ -152,7 +160,8 @@ impl Error {
             Error::InvalidValue { .. } => "invalid_value",
             Error::InvalidSchema { .. } => "invalid_schema",
             Error::QuotaExceeded { .. } => "quota_exceeded",
-            Error::IntegrityMismatch { .. } => "integrity_mismatch",
+            Error::IntegrityMismatch { .. } | Error::LockMismatch { .. } => "integrity_mismatch",
+            Error::SignatureInvalid { .. } => "signature_invalid",
         }
     }
 
@@ -167,7 +176,9 @@ impl Error {
             | Error::HasDependents { plugin, .. }
             | Error::InvalidConfig { plugin, .. }
             | Error::InvalidState { plugin, .. }
-            | Error::IntegrityMismatch { plugin, .. } => Some(plugin),
+            | Error::IntegrityMismatch { plugin, .. }
+            | Error::LockMismatch { plugin, .. }
+            | Error::SignatureInvalid { plugin, .. } => Some(plugin),
             _ => None,
         }
     }
@@ -187,6 +198,7 @@ impl Error {
             | Error::Io { reason, .. }
             | Error::InvalidKey { reason, .. }
             | Error::InvalidValue { reason, .. }
+            | Error::SignatureInvalid { reason, .. }
             | Error::InvalidSchema { reason } => reason.clone(),
             Error::ParseError {
                 source,
@@ -195,7 +207,8 @@ impl Error {
                 reason,
             } => format!("{source}:{line}:{column}: {reason}"),
             Error::QuotaExceeded { .. } => String::new(),
-            Error::IntegrityMismatch { differences, .. } => differences.clone(),
+            Error::IntegrityMismatch { differences, .. }
+            | Error::LockMismatch { differences, .. } => differences.clone(),
             Error::LoadError { location, .. } => location.clone(),
             Error::DependencyCycle { cycle } => cycle.join(" -> "),
             Error::ModuleNotFound { searched, .. } => format!("looked for {}", searched.join(", ")),
@@ -321,6 +334,13 @@ impl fmt::Display for Error {
                 f,
                 "the files of plugin {plugin:?} are not the ones its [integrity] lists"
             ),
+            Error::LockMismatch { plugin, lock, .. } => write!(
+                f,
+                "the files of plugin {plugin:?} are not the ones {lock} lists"
+            ),
+            Error::SignatureInvalid { plugin, .. } => {
+                write!(f, "the signature of plugin {plugin:?} is not valid")
+            }
             Error::QuotaExceeded { owner, kind, limit } => write!(
                 f,
                 "{owner:?} already holds {limit} resource(s) of kind {kind:?}, its quota"

@@ -1,6 +1,6 @@
 //! Integrity of plugin files: sha256 hashes, as a manifest's `[integrity]`
-//! table lists them (`"init.lua" = "sha256:<64 hex digits>"`), checked
-//! against what is on disk.
+//! table or a `qtforge.lock` lists them (`"init.lua" = "sha256:<64 hex
+//! digits>"`), checked against what is on disk.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -9,9 +9,15 @@ use std::path::{Component, Path};
 
 use sha2::{Digest, Sha256};
 
+use super::lock;
+use crate::core::source::{self, SourceKind};
 use crate::error::Error;
 
 const PREFIX: &str = "sha256:";
+
+/// The signature of a plugin folder, at its top. It vouches for the files, so
+/// it is not one of them: no list of hashes holds it and no signature covers it.
+pub const SIGNATURE_FILE: &str = "plugin.sig";
 
 /// `sha256:` and the file's digest in lower-case hex.
 pub fn hash_file(path: &Path) -> Result<String, Error> {
@@ -54,8 +60,8 @@ pub fn is_inside(file: &str) -> bool {
             .all(|c| matches!(c, Component::Normal(_)))
 }
 
-/// Every file under `root` (hidden files and folders, such as `.git`, left
-/// out), as `/`-separated paths relative to it, sorted.
+/// Every file under `root` (hidden files and folders, such as `.git`, and the
+/// top-level `plugin.sig` left out), as `/`-separated paths relative to it, sorted.
 pub fn plugin_files(root: &Path) -> Result<Vec<String>, Error> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), Error> {
         let entries = fs::read_dir(dir).map_err(|e| Error::Io {
@@ -64,7 +70,7 @@ pub fn plugin_files(root: &Path) -> Result<Vec<String>, Error> {
         })?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
+            if name.starts_with('.') || (dir == root && name == SIGNATURE_FILE) {
                 continue;
             }
             let path = entry.path();
@@ -117,8 +123,9 @@ impl Report {
         self.changed.is_empty() && self.missing.is_empty() && self.unlisted.is_empty()
     }
 
-    /// One line per difference, for an error's details.
-    pub fn describe(&self) -> String {
+    /// One line per difference, for an error's details; `list` names where
+    /// the expected hashes come from (`[integrity]`, `qtforge.lock`).
+    pub fn describe(&self, list: &str) -> String {
         let mut lines = Vec::new();
         for (file, expected, found) in &self.changed {
             lines.push(format!("{file}: expected {expected}, found {found}"));
@@ -127,7 +134,7 @@ impl Report {
             lines.push(format!("{file}: listed, but missing"));
         }
         for file in &self.unlisted {
-            lines.push(format!("{file}: not listed in [integrity]"));
+            lines.push(format!("{file}: not listed in {list}"));
         }
         lines.join("; ")
     }
@@ -154,6 +161,105 @@ pub fn check(root: &Path, expected: &BTreeMap<String, String>) -> Result<Report,
     Ok(report)
 }
 
+/// Which list of hashes a plugin's files were checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The manifest's `[integrity]` table.
+    Manifest,
+    /// The `qtforge.lock` beside the plugin's folder.
+    Lock,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Manifest => "manifest",
+            Source::Lock => "lock",
+        }
+    }
+}
+
+/// What `validate` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validation {
+    pub plugin_id: String,
+    /// How many files were checked.
+    pub files: usize,
+    /// Where their hashes came from; `None` when nothing lists any.
+    pub source: Option<Source>,
+}
+
+/// Reads and checks the manifest of the plugin at `path` as a load would,
+/// then compares its files with its `[integrity]` table or, when it has none,
+/// with its folder's entry in the `qtforge.lock` beside it.
+pub fn validate(path: &Path) -> Result<Validation, Error> {
+    let info = source::inspect(path)?;
+    let plugin_id = info.manifest.name.clone();
+    let expected = &info.manifest.integrity;
+    let root = match (info.source.kind, info.source.root.as_ref()) {
+        (SourceKind::Folder, Some(root)) => root,
+        _ if expected.is_empty() => {
+            return Ok(Validation {
+                plugin_id,
+                files: 0,
+                source: None,
+            });
+        }
+        _ => {
+            return Err(Error::IntegrityMismatch {
+                plugin: plugin_id,
+                differences:
+                    "[integrity] applies to folder plugins: a single file cannot list its own hash"
+                        .into(),
+            });
+        }
+    };
+    if expected.is_empty() {
+        let Some((lock_path, locked)) = lock::entry(root)? else {
+            return Ok(Validation {
+                plugin_id,
+                files: 0,
+                source: None,
+            });
+        };
+        let report = check(root, &locked.files)?;
+        if !report.is_clean() {
+            return Err(Error::LockMismatch {
+                plugin: plugin_id,
+                lock: lock_path.display().to_string(),
+                differences: report.describe(lock::LOCK_FILE),
+            });
+        }
+        return Ok(Validation {
+            plugin_id,
+            files: locked.files.len(),
+            source: Some(Source::Lock),
+        });
+    }
+    let mut report = check(root, expected)?;
+    // the manifest holds the hashes, so it cannot hash itself
+    if let Some(manifest) = info
+        .source
+        .manifest_file
+        .as_ref()
+        .and_then(|m| m.file_name())
+    {
+        let manifest = manifest.to_string_lossy();
+        report.unlisted.retain(|file| *file != manifest);
+    }
+    if !report.is_clean() {
+        return Err(Error::IntegrityMismatch {
+            plugin: plugin_id,
+            differences: report.describe("[integrity]"),
+        });
+    }
+    Ok(Validation {
+        plugin_id,
+        files: expected.len(),
+        source: Some(Source::Manifest),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +278,8 @@ mod tests {
             fs::write(path.join("plugin.toml"), "name = \"x\"\n").expect("write");
             fs::write(path.join("lib/util.lua"), "return 1\n").expect("write");
             fs::write(path.join(".git/HEAD"), "ref\n").expect("write");
+            fs::write(path.join("plugin.sig"), "key = \"\"\n").expect("write");
+            fs::write(path.join("lib/plugin.sig"), "not the signature\n").expect("write");
             Scratch(path)
         }
     }
@@ -202,11 +310,12 @@ mod tests {
     }
 
     #[test]
-    fn files_are_listed_relative_and_sorted_without_hidden_ones() -> Result<(), Error> {
+    fn files_are_listed_relative_and_sorted_without_hidden_ones_or_the_signature()
+    -> Result<(), Error> {
         let scratch = Scratch::new("list");
         assert_eq!(
             plugin_files(&scratch.0)?,
-            vec!["init.lua", "lib/util.lua", "plugin.toml"]
+            vec!["init.lua", "lib/plugin.sig", "lib/util.lua", "plugin.toml"]
         );
         Ok(())
     }
@@ -224,7 +333,9 @@ mod tests {
         assert_eq!(report.changed[0].0, "lib/util.lua");
         assert_eq!(report.missing, vec!["gone.lua"]);
         assert_eq!(report.unlisted, vec!["extra.lua"]);
-        assert!(report.describe().contains("lib/util.lua: expected sha256:"));
+        let described = report.describe("[integrity]");
+        assert!(described.contains("lib/util.lua: expected sha256:"));
+        assert!(described.contains("extra.lua: not listed in [integrity]"));
         Ok(())
     }
 

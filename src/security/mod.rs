@@ -1,7 +1,12 @@
 //! `qtforge.security`: what makes running someone else's plugin safe.
 //!
 //! So far: the integrity of plugin files against the hashes their manifest
-//! lists (`integrity`). Capabilities, the sandbox, quotas and trust follow.
+//! or a `qtforge.lock` lists (`integrity`, `lock`), and ed25519 signatures of
+//! plugin folders with the keys a host trusts (`trust`). Capabilities, the
+//! sandbox and quotas follow.
 
 pub mod integrity;
+pub mod lock;
 pub mod lua;
+pub mod policy;
+pub mod trust;

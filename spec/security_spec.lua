@@ -296,6 +296,42 @@ describe("the sandbox", function()
       quota(limited("load('while true do end')()"))
     end)
 
+    it("a pathological pattern in string.find", function()
+      local err = quota(limited("return string.find(string.rep('a', 30000), string.rep('a*', 20) .. 'b')"))
+      contains(err.message, "pattern")
+    end)
+
+    it("a pathological pattern through a string method", function()
+      quota(limited("local s = ('a'):rep(30000); return s:find(('a*'):rep(20) .. 'b')"))
+    end)
+
+    it("a pathological pattern in gsub, gmatch and match", function()
+      quota(limited("return (('a'):rep(20000)):gsub(('a*'):rep(8) .. 'b', '')"))
+      quota(limited("for _ in (('a'):rep(20000)):gmatch(('a*'):rep(8) .. 'b') do end"))
+      quota(limited("return string.match(('a'):rep(20000), ('a-'):rep(8) .. 'b')"))
+    end)
+
+    it("a pathological pattern under a time quota alone", function()
+      quota(limited("return string.find(string.rep('a', 30000), string.rep('a*', 20) .. 'b')", "time_ms = 50\n"))
+    end)
+
+    it("string.rep of a huge size, as a function and as a method", function()
+      contains(quota(limited("return #string.rep('x', 1e9)")).message, "string")
+      quota(limited("return #('x'):rep(1e9)"))
+      quota(limited("return #string.rep('x', 1e6, ('y'):rep(1000))"))
+    end)
+
+    it("everyday patterns still work under a quota", function()
+      local ok, text, count = limited("local s = ' ' .. string.rep('x', 10000) .. ' '\n"
+        .. "local trimmed = s:match('^%s*(.-)%s*$')\n"
+        .. "return #trimmed, select(2, ('a,b,c'):gsub('[^,]+', '%0%0'))")
+      assert.is_true(ok, tostring(text))
+      assert.are.equal(10000, text)
+      assert.are.equal(3, count)
+      assert.are.equal("ababab", ("ab"):rep(3))
+      assert.are.equal(2, ("abc"):find("b"))
+    end)
+
     it("a plugin without quotas is not slowed: its calls are the export itself", function()
       load("free", "return { exports = { f = function() return 1 end } }")
       local handle = manager:get_plugin("free")

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use mlua::{UserData, UserDataMethods};
 
+use super::pattern::{self, Search, Stop};
 use super::policy::{Origin, Policy, RawPolicy, resolve_allowed};
 use super::{integrity, lock, trust};
 use crate::core::manifest::Limits;
@@ -223,6 +224,31 @@ pub fn register(lua: &Lua) -> mlua::Result<Table> {
                     Ok(resolved) => resolved.display().to_string().into_lua_multi(lua),
                     Err(problem) => (Nil, problem).into_lua_multi(lua),
                 }
+            },
+        )?,
+    )?;
+    // the steps a pattern search will take: steps | nil (more than `limit`) |
+    // false (Lua will refuse the pattern); `each`: gsub/gmatch, `arg` their
+    // most matches; otherwise find/match, `arg` their init
+    natives.set(
+        "pattern_cost",
+        lua.create_function(
+            |_, (subject, pattern, each, arg, limit): (mlua::String, mlua::String, bool, f64, f64)| {
+                let search = if each {
+                    Search::Each {
+                        max: if arg >= 0.0 { arg as u64 } else { 0 },
+                    }
+                } else {
+                    Search::Once { init: arg as i64 }
+                };
+                let limit = if limit > 0.0 { limit as u64 } else { 0 };
+                Ok(
+                    match pattern::cost(&subject.as_bytes(), &pattern.as_bytes(), search, limit) {
+                        Ok(steps) => Value::Number(steps as f64),
+                        Err(Stop::Exceeded) => Nil,
+                        Err(Stop::Malformed) => Value::Boolean(false),
+                    },
+                )
             },
         )?,
     )?;

@@ -8,5 +8,6 @@
 pub mod integrity;
 pub mod lock;
 pub mod lua;
+pub mod pattern;
 pub mod policy;
 pub mod trust;

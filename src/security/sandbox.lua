@@ -301,6 +301,111 @@ function sandbox.compiled(g, chunk)
 end
 
 ---------------------------------------------------------------------------
+-- C work under quotas: no hook fires inside a C function, so the string
+-- functions that can run long (a backtracking pattern, a huge rep) are
+-- priced before they run, and charged to the call's instruction count.
+---------------------------------------------------------------------------
+
+local pattern_cost = native.pattern_cost
+local string_rep = string.rep
+local string_gmatch, string_gsub = string.gmatch, string.gsub
+-- a step of the pattern matcher costs about a VM instruction; a second of
+-- time quota buys this many steps
+local STEPS_PER_SECOND = 1e8
+-- bytes string.rep writes per instruction of quota, and the most it may build
+local BYTES_PER_STEP = 64
+local MAX_STRING = 64 * 1024 * 1024
+
+-- the steps the running call can still afford, or nil when no limit applies
+local function affordable(g)
+  local limit
+  local instructions = g.limits.instructions
+  if instructions then
+    limit = instructions - g.used
+  end
+  if g.deadline then
+    local by_time = (g.deadline - monotonic()) * STEPS_PER_SECOND
+    if limit == nil or by_time < limit then
+      limit = by_time
+    end
+  end
+  return limit
+end
+
+local function over_quota(g, what)
+  local err = quota_error(g, what)
+  g.exceeded = err
+  debug_sethook(hook, "", 1)
+  error(err, 0)
+end
+
+local function priced_search(fn, each)
+  return function(s, p, a, b)
+    local g = current
+    -- plain find is a linear scan; numbers are short
+    if g == nil or type(s) ~= "string" or type(p) ~= "string" or (fn == string_find and b) then
+      return fn(s, p, a, b)
+    end
+    local limit = affordable(g)
+    if limit ~= nil then
+      local arg
+      if each then
+        arg = fn == string_gsub and tonumber(b) or #s + 1
+      else
+        arg = tonumber(a) or 1
+      end
+      local steps = pattern_cost(s, p, each, arg, limit)
+      if steps == nil then
+        over_quota(g, string_format("quota in a pattern search (%d bytes, pattern %q)", #s, string_sub(p, 1, 40)))
+      elseif steps then
+        g.used = g.used + steps
+      end
+    end
+    return fn(s, p, a, b)
+  end
+end
+
+local function priced_rep(s, n, sep)
+  local g = current
+  if g ~= nil and type(n) == "number" and n > 1 then
+    local size = (type(s) == "string" and #s or 24) * n + (type(sep) == "string" and #sep * (n - 1) or 0)
+    local limit = affordable(g)
+    if size > MAX_STRING or (limit ~= nil and size / BYTES_PER_STEP > limit) then
+      over_quota(g, string_format("quota building a %.0f-byte string (at most %d bytes)", size, MAX_STRING))
+    end
+    g.used = g.used + size / BYTES_PER_STEP
+  end
+  return string_rep(s, n, sep)
+end
+
+-- the string functions a call under quotas sees priced
+local PRICED = {
+  find = priced_search(string_find, false),
+  match = priced_search(string_match, false),
+  gmatch = priced_search(string_gmatch, true),
+  gsub = priced_search(string_gsub, true),
+  rep = priced_rep,
+}
+LIBRARIES.priced_string = copy(LIBRARIES.string)
+for name, fn in pairs(PRICED) do
+  LIBRARIES.priced_string[name] = fn
+end
+
+-- `("x"):rep(n)` finds rep through the strings' metatable, which all code
+-- shares: once a plugin with quotas loads, its __index puts the priced
+-- functions first (they cost host code one Lua call, and price nothing
+-- outside a call under quotas)
+local strings_priced = false
+local function price_string_methods()
+  local meta = getmetatable("")
+  if strings_priced or type(meta) ~= "table" or type(rawget(meta, "__index")) ~= "table" then
+    return
+  end
+  meta.__index = setmetatable(copy(PRICED), { __index = meta.__index })
+  strings_priced = true
+end
+
+---------------------------------------------------------------------------
 -- Revocation and facades
 ---------------------------------------------------------------------------
 
@@ -872,7 +977,7 @@ function sandbox.env(g, pieces)
   else
     env.pcall, env.xpcall = pcall, xpcall
   end
-  env.string = view(LIBRARIES.string, "string")
+  env.string = view(g.limited and LIBRARIES.priced_string or LIBRARIES.string, "string")
   env.table = view(LIBRARIES.table, "table")
   env.math = view(LIBRARIES.math, "math")
   if LIBRARIES.utf8 then
@@ -931,6 +1036,9 @@ function sandbox.new_guard(grant, id, root)
   local limited = (limits.instructions or limits.time_ms or limits.depth) ~= nil
   if limited and debug_sethook == nil then
     error("qtforge: quotas need the debug library, which this host does not have", 0)
+  end
+  if limited then
+    price_string_methods()
   end
   local parts = {}
   for _, name in ipairs({ "instructions", "time_ms", "depth" }) do

@@ -31,23 +31,37 @@ end
 return plugin
 ]]
 
+-- a plugin that publishes on its bus, and counts what its own handler receives
+local BUS_SOURCE = [[
+local plugin = { exports = {} }
+local bus, received = nil, 0
+function plugin.on_load(ctx)
+  bus = ctx.bus
+  bus:subscribe("bench.tick", function(message) received = received + message.data end)
+end
+function plugin.exports.ping()
+  bus:publish("bench.tick", 1)
+  return received
+end
+return plugin
+]]
+
 local root = os.tmpname()
 os.remove(root)
-local function plugin_folder(name, extra)
+local function plugin_folder(name, extra, source)
   local dir = root .. "/" .. name
   assert(sh("mkdir -p '" .. dir .. "'"))
-  write(dir .. "/plugin.toml", string.format('name = "%s"\nversion = "1.0.0"\nexports = ["score"]\n%s', name,
-    extra or ""))
-  write(dir .. "/init.lua", SOURCE)
+  write(dir .. "/plugin.toml", string.format('name = "%s"\nversion = "1.0.0"\n%s', name, extra or ""))
+  write(dir .. "/init.lua", source or SOURCE)
   return dir
 end
 
-local function loaded(manager, dir, id)
+local function loaded(manager, dir, id, export)
   local result = manager:load_plugin(dir)
   if not result.success then
     error("bench plugin did not load: " .. tostring(result.error))
   end
-  return manager:get_plugin(id).exports.score
+  return manager:get_plugin(id).exports[export or "score"]
 end
 
 local trusted = qtforge.core.PluginManager({ security = SecurityManager({ trust = "trusted" }) })
@@ -55,6 +69,9 @@ local sandboxed = qtforge.core.PluginManager()
 local outside = loaded(trusted, plugin_folder("outside"), "outside")
 local inside = loaded(sandboxed, plugin_folder("inside"), "inside")
 local limited = loaded(sandboxed, plugin_folder("limited", "[limits]\ninstructions = 1000000\n"), "limited")
+local BUS_CAPS = 'capabilities = ["bus:publish", "bus:subscribe"]\n'
+local bus_outside = loaded(trusted, plugin_folder("bus_outside", BUS_CAPS, BUS_SOURCE), "bus_outside", "ping")
+local bus_inside = loaded(sandboxed, plugin_folder("bus_inside", BUS_CAPS, BUS_SOURCE), "bus_inside", "ping")
 
 local ITEMS = {}
 for i = 1, 8 do
@@ -68,6 +85,16 @@ local function loop(score)
       sum = sum + score(ITEMS)
     end
     return sum
+  end
+end
+
+local function ping_loop(ping)
+  return function(n)
+    local last = 0
+    for _ = 1, n do
+      last = ping()
+    end
+    return last
   end
 end
 
@@ -94,6 +121,11 @@ return {
       name = "sandboxed export, instruction quota, vs trusted",
       run = loop(limited),
       baseline = loop(outside),
+    },
+    {
+      name = "ctx.bus publish to own handler, sandboxed vs trusted",
+      run = ping_loop(bus_inside),
+      baseline = ping_loop(bus_outside),
     },
   },
 }

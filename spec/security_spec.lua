@@ -221,6 +221,40 @@ describe("the sandbox", function()
       assert.are.equal("victim", manager:call("victim", "f"))
     end)
 
+    it("a handler that changes a message changes its own copy: the sender cannot be forged", function()
+      load("forger", "return { on_load = function(ctx) ctx.bus:subscribe('deal', function(m)"
+        .. " m.sender = 'admin'; m.data = 'forged' end, { priority = 10 }) end }", 'capabilities = ["bus:subscribe"]\n')
+      local seen
+      manager:bus():subscribe("deal", function(message)
+        seen = { message.sender, message.data }
+      end)
+      manager:bus():publish(qtforge.communication.Message({ type = "deal", data = "real", sender = "host" }))
+      assert.are.same({ "host", "real" }, seen)
+    end)
+
+    it("the classes of ctx.require('qtforge') are read-only, and still build objects", function()
+      local ok = attempt("local q = ctx.require('qtforge'); q.Error.is = function() return true end")
+      assert.is_false(ok)
+      assert.is_false((attempt("local q = ctx.require('qtforge'); q.utils.Version.parse = nil")))
+      assert.is_false((attempt("local q = ctx.require('qtforge'); q.communication.ServiceContract.new = nil")))
+      assert.is_function(qtforge.Error.is)
+      local built, version = attempt("local q = ctx.require('qtforge'); return q.utils.Version(1, 2, 3):to_string()")
+      assert.is_true(built)
+      assert.are.equal("1.2.3", version)
+    end)
+
+    it("a contract's metatable is not reachable through its fields", function()
+      foiled(attempt("local q = ctx.require('qtforge')\n"
+        .. "local c = q.communication.ServiceContract({ name = 'x', version = '1.0.0', methods = {} })\n"
+        .. "return c.__index"))
+    end)
+
+    it("changing ctx.version does not change what the host reads", function()
+      attempt("rawset(ctx.version, 'major', 99)")
+      attempt("ctx.version.major = 99")
+      assert.are.equal("1.0.0", manager:get_plugin("intruder" .. attempts):version():to_string())
+    end)
+
     it("the manager is out of reach without the plugins capability", function()
       foiled(attempt("return ctx.plugins"))
     end)

@@ -667,7 +667,10 @@ end
 ---------------------------------------------------------------------------
 
 local Contract = { __name = "qtforge.communication.ServiceContract" }
-Contract.__index = Contract
+-- methods apart from the metatable: `contract.__index` must not hand a
+-- sandboxed plugin the metatable every contract shares
+local ContractMethods = {}
+Contract.__index = ContractMethods
 
 -- A parameter or result spec as Lua checks it per call.
 local function compile_spec(spec)
@@ -719,7 +722,7 @@ end
 local check_contract_object = method_check(Contract, "a ServiceContract")
 
 --- The method names of the contract, sorted.
-function Contract:method_names()
+function ContractMethods:method_names()
   check_contract_object("ServiceContract:method_names", self)
   local names = {}
   for name in pairs(self.methods) do
@@ -1637,6 +1640,6 @@ return {
   _Responder = ResponderMethods,
   _Pending = PendingMethods,
   _Provider = ProviderMethods,
-  _Contract = Contract,
+  _Contract = ContractMethods,
   _PluginBus = PluginBus,
 }

@@ -507,7 +507,8 @@ local function new_instance(self, plan, plugin, env, g, log)
   inst.history[1] = { state = "loaded", at = monotonic() }
   inst.view = inst.ctx
   if g ~= nil then
-    inst.view = sandbox.ctx(g, inst.ctx, { manifest = manifest_copy(plan), manager = self, is_library = is_library })
+    inst.view = sandbox.ctx(g, inst.ctx, { manifest = manifest_copy(plan), version = Version.parse(plan.version),
+      manager = self, is_library = is_library })
     g.on_quota = function(_, err)
       -- enough quota failures and the plugin is failed; the host goes on
       if g.quota_failures >= self._security.max_quota_failures and inst.state ~= "failed"
@@ -963,8 +964,8 @@ function Manager:reload_plugin(id)
     old.ctx.bus = plugin_bus(self._bus, id, old.info.retain_contracts_on_unload)
     if old.guard ~= nil then
       -- the old version's facades held the bus view just closed
-      old.view = sandbox.ctx(old.guard, old.ctx, { manifest = manifest_copy(old.info), manager = self,
-        is_library = is_library })
+      old.view = sandbox.ctx(old.guard, old.ctx, { manifest = manifest_copy(old.info),
+        version = Version.parse(old.info.version), manager = self, is_library = is_library })
     end
     message, location = split_error(captured.value)
     err = core:abort_reload(id, stage, message, location)

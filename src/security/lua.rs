@@ -233,7 +233,14 @@ pub fn register(lua: &Lua) -> mlua::Result<Table> {
     natives.set(
         "pattern_cost",
         lua.create_function(
-            |_, (subject, pattern, each, arg, limit): (mlua::String, mlua::String, bool, f64, f64)| {
+            |_,
+             (subject, pattern, each, arg, limit): (
+                mlua::LuaString,
+                mlua::LuaString,
+                bool,
+                f64,
+                f64,
+            )| {
                 let search = if each {
                     Search::Each {
                         max: if arg >= 0.0 { arg as u64 } else { 0 },

@@ -81,6 +81,20 @@ local function view(source, name)
   })
 end
 
+-- A read-only view of a callable class table: Name(...) still builds one.
+local function class_view(class, name)
+  return setmetatable({}, {
+    __index = class,
+    __newindex = function(_, key)
+      error(string_format("%s is read-only (assigning %s)", name, describe(key)), 2)
+    end,
+    __call = function(_, ...)
+      return class(...)
+    end,
+    __metatable = false,
+  })
+end
+
 local function copy(source, leave_out)
   local t = {}
   for k, v in pairs(source) do
@@ -520,6 +534,28 @@ local function logger_facade(g, log)
 end
 
 local SUBSCRIPTION_FIELDS = { "id", "pattern", "priority" }
+
+-- A message as a sandboxed handler receives it: its own copy, so that what
+-- it changes (a forged sender) no later handler sees.
+-- (timestamp and headers are read raw: a message the bus made fills them in
+-- only when asked, and a clock read costs more than the copy)
+local message_meta
+local function message_copy(message)
+  message_meta = message_meta or getmetatable(message)
+  return setmetatable({ type = message.type, data = message.data, id = message.id, sender = message.sender,
+    timestamp = rawget(message, "timestamp"), headers = rawget(message, "headers") }, message_meta)
+end
+
+-- fn as the bus calls it for a sandboxed plugin: under its quotas, with a copy
+local function receiver(g, fn)
+  if type(fn) ~= "function" then
+    return fn
+  end
+  local guarded = sandbox.guard(g, fn)
+  return function(message)
+    return guarded(message_copy(message))
+  end
+end
 local REQUEST_FIELDS = { "id", "type", "data", "sender" }
 
 local function bus_facade(g, bus, can_publish, can_subscribe)
@@ -544,7 +580,11 @@ local function bus_facade(g, bus, can_publish, can_subscribe)
     method("subscribe", forward_wrapped(g, f, bus, "bus:subscribe", bus.subscribe, function(record)
       return record_facade(g, record, "Subscription", SUBSCRIPTION_FIELDS, { "unsubscribe", "active" })
     end, function(pattern, fn, opts)
-      return pattern, sandbox.guard(g, fn), opts
+      if type(opts) == "table" and type(opts.filter) == "function" then
+        opts = copy(opts)
+        opts.filter = receiver(g, opts.filter)
+      end
+      return pattern, receiver(g, fn), opts
     end))
     method("respond", forward_wrapped(g, f, bus, "bus:respond", bus.respond, function(record)
       return record_facade(g, record, "Responder", { "type" }, { "unregister", "active" })
@@ -697,7 +737,8 @@ function sandbox.ctx(g, full, pieces)
   local ctx = {
     id = full.id,
     name = full.name,
-    version = full.version,
+    -- its own Version: the host reads the plugin's through plugin:version()
+    version = pieces.version,
     manifest = pieces.manifest,
     deps = deps_facade(g, full.deps),
     require = full.require,
@@ -1079,10 +1120,13 @@ end
 --- qtforge that carry no authority.
 function sandbox.safe_api(pieces)
   local api = {
-    utils = view({ Version = pieces.Version }, "qtforge.utils"),
-    communication = view({ Message = pieces.Message, ServiceContract = pieces.ServiceContract, STOP = pieces.STOP },
-      "qtforge.communication"),
-    Error = pieces.Error,
+    utils = view({ Version = class_view(pieces.Version, "Version") }, "qtforge.utils"),
+    communication = view({
+      Message = class_view(pieces.Message, "Message"),
+      ServiceContract = class_view(pieces.ServiceContract, "ServiceContract"),
+      STOP = pieces.STOP,
+    }, "qtforge.communication"),
+    Error = class_view(pieces.Error, "Error"),
   }
   return view(api, "qtforge")
 end

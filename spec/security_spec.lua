@@ -57,6 +57,13 @@ describe("the sandbox", function()
       end)
     end
 
+    for _, call in ipairs({ "debug.getregistry()", "debug.getupvalue(print, 1)", "debug.sethook()",
+      "debug.getmetatable('')", "debug.setmetatable(nil, {})" }) do
+      it("the debug library: " .. call, function()
+        assert.is_false((attempt("return " .. call)))
+      end)
+    end
+
     it("package.loaded and package.loadlib, through a global lookup", function()
       foiled(attempt("return _G.package and (_G.package.loaded or _G.package.loadlib)"))
     end)

@@ -123,6 +123,9 @@ fn plan_table(lua: &Lua, info: &PluginInfo, body: Option<Body>) -> mlua::Result<
         plan.raw_set("retain_contracts_on_unload", true)?;
     }
     // what the security policy admits the plugin by
+    if !manifest.integrity.is_empty() {
+        plan.raw_set("integrity", true)?;
+    }
     if !manifest.capabilities.is_empty() {
         plan.raw_set("capabilities", manifest.capabilities.clone())?;
     }

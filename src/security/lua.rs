@@ -214,6 +214,15 @@ pub fn register(lua: &Lua) -> mlua::Result<Table> {
             }
         })?,
     )?;
+    // whether a qtforge.lock sits beside the plugin folder `root`
+    natives.set(
+        "has_lock",
+        lua.create_function(|_, root: String| {
+            Ok(Path::new(&root)
+                .parent()
+                .is_some_and(|dir| dir.join(lock::LOCK_FILE).is_file()))
+        })?,
+    )?;
     // the file a sandboxed plugin may open: (allowed paths, its folder, path) -> resolved | nil, why
     natives.set(
         "resolve_path",

@@ -12,7 +12,7 @@ local support = native.support
 local describe, method_check, class = support.describe, support.method_check, support.class
 local Error = native.Error
 local new_policy = native.new_policy
-local validate = native.validate
+local validate, has_lock = native.validate, native.has_lock
 local TrustManagerMeta = native.TrustManagerMeta
 
 local SecurityManager = { __name = "qtforge.security.SecurityManager" }
@@ -76,25 +76,29 @@ function Methods:admit(plan, origin)
   check_manager("SecurityManager:admit", self)
   local id = plan.id
   local signed = false
-  if origin == "file" and plan.kind == "folder" then
+  local folder = origin == "file" and plan.kind == "folder"
+  local require_integrity = self._policy:require_integrity()
+  -- a folder's files are hashed when a list vouches for them: reading the
+  -- manifest again for a plugin with none would only cost time
+  if folder and (require_integrity or plan.integrity or has_lock(plan.root)) then
     local checked = validate(plan.root)
     if not checked.success then
       return nil, checked.error
     end
-    if not checked.integrity and self._policy:require_integrity() then
+    if not checked.integrity and require_integrity then
       return nil, Error("integrity_mismatch", string_format("plugin %q lists no hashes of its files", id),
         "the policy requires an [integrity] table or a qtforge.lock entry")
     end
-    if self._trust_manager ~= nil then
-      local verdict = self._trust_manager:verify(plan.root)
-      if not verdict.success then
-        return nil, verdict.error
-      end
-      signed = verdict.trusted == true
-    end
-  elseif origin == "file" and self._policy:require_integrity() then
+  elseif origin == "file" and not folder and require_integrity then
     return nil, Error("integrity_mismatch", string_format("plugin %q is a single file, which cannot list hashes", id),
       "the policy requires an [integrity] table or a qtforge.lock entry")
+  end
+  if folder and self._trust_manager ~= nil then
+    local verdict = self._trust_manager:verify(plan.root)
+    if not verdict.success then
+      return nil, verdict.error
+    end
+    signed = verdict.trusted == true
   end
   local grant, refused = self._policy:admit(id, origin, plan.capabilities or {}, plan.limits or {}, plan.root,
     signed)

@@ -314,10 +314,44 @@ local function notify(state, changed, old_tree)
   end
 end
 
--- Installs the merged tree after a change and tells the listeners.
-local function apply(state, changed, tree)
+local function shallow_copy(t)
+  local c = {}
+  for k, v in pairs(t) do
+    c[k] = v
+  end
+  return c
+end
+
+-- `tree` with the value at `at` replaced by `subtree`: a new table for each
+-- level down to `at`, everything else shared (the old tree stays as it was,
+-- for the listeners' old values and for snapshots)
+local function replaced(tree, at, subtree)
+  if at == "" then
+    return subtree
+  end
+  local root = type(tree) == "table" and shallow_copy(tree) or {}
+  local node, start = root, 1
+  while true do
+    local dot = at:find(".", start, true)
+    local segment = string_sub(at, start, dot and dot - 1 or -1)
+    if dot == nil then
+      node[segment] = subtree
+      return root
+    end
+    local child = node[segment]
+    child = type(child) == "table" and shallow_copy(child) or {}
+    node[segment] = child
+    node, start = child, dot + 1
+  end
+end
+
+-- Installs the merged tree after a change (the subtree Rust sent for the
+-- part it touched) and tells the listeners.
+local function apply(state, changed, at, subtree)
   local old_tree = state.tree
-  state.tree = tree
+  if changed[1] ~= nil then
+    state.tree = replaced(old_tree, at, subtree)
+  end
   state.generation = state.generation + 1
   for view in pairs(state.views) do
     view._flat, view._strings, view._numbers, view._bools, view._ints = {}, {}, {}, {}, {}
@@ -327,20 +361,20 @@ local function apply(state, changed, tree)
   notify(state, changed, old_tree)
 end
 
-local function changed_or_raise(view, method, changed, tree_or_message, level)
+local function changed_or_raise(view, method, changed, at_or_message, subtree, level)
   local state = view._state
   if changed == nil then
-    error(name_of(view, method) .. ": " .. tostring(tree_or_message), level + 1)
+    error(name_of(view, method) .. ": " .. tostring(at_or_message), level + 1)
   end
-  apply(state, changed, tree_or_message)
+  apply(state, changed, at_or_message, subtree)
   return true
 end
 
 function Readers.set(self, key, value)
   check_view("set", self, 2)
   check_key(self, "set", key, 2)
-  local changed, tree = self._state.layers:set(full_key(self, key), value)
-  local ok = changed_or_raise(self, "set", changed, tree, 2)
+  local changed, at, subtree = self._state.layers:set(full_key(self, key), value)
+  local ok = changed_or_raise(self, "set", changed, at, subtree, 2)
   return ok
 end
 
@@ -350,8 +384,8 @@ function Readers.remove(self, key)
   check_key(self, "remove", key, 2)
   local state = self._state
   local had = walk(state.tree, full_key(self, key)) ~= nil
-  local changed, tree = state.layers:remove(full_key(self, key))
-  changed_or_raise(self, "remove", changed, tree, 2)
+  local changed, at, subtree = state.layers:remove(full_key(self, key))
+  changed_or_raise(self, "remove", changed, at, subtree, 2)
   return had
 end
 
@@ -489,20 +523,22 @@ local function new_manager(level, opts)
     _ints = {} }, ConfigurationManager)
   state.views[self] = true
   if opts.defaults ~= nil then
-    local changed, tree = layers:set_defaults(opts.defaults)
+    local changed, at, subtree = layers:set_defaults(opts.defaults)
     if changed == nil then
-      error("ConfigurationManager: option 'defaults': " .. tostring(tree), level + 1)
+      error("ConfigurationManager: option 'defaults': " .. tostring(at), level + 1)
     end
-    state.tree = tree
+    if changed[1] ~= nil then
+      state.tree = replaced(state.tree, at, subtree)
+    end
   end
   return self
 end
 
-local function result_of(state, changed, tree_or_err)
+local function result_of(state, changed, at_or_err, subtree)
   if changed == nil then
-    return failure(tree_or_err)
+    return failure(at_or_err)
   end
-  apply(state, changed, tree_or_err)
+  apply(state, changed, at_or_err, subtree)
   return { success = true, changed = changed }
 end
 
@@ -514,8 +550,8 @@ function Methods:load_from_file(path)
   if type(path) ~= "string" then
     error("ConfigurationManager:load_from_file: argument 'path' must be a string, got " .. describe(path), 2)
   end
-  local changed, tree = self._state.layers:load_file(path)
-  return result_of(self._state, changed, tree)
+  local changed, at, subtree = self._state.layers:load_file(path)
+  return result_of(self._state, changed, at, subtree)
 end
 
 --- load_from_string(text, format, name): like a file named `name` (default "string").
@@ -531,8 +567,8 @@ function Methods:load_from_string(text, format, name)
   if name ~= nil and type(name) ~= "string" then
     error("ConfigurationManager:load_from_string: argument 'name' must be a string or nil, got " .. describe(name), 2)
   end
-  local changed, tree = self._state.layers:load_string(text, format, name or "string")
-  return result_of(self._state, changed, tree)
+  local changed, at, subtree = self._state.layers:load_string(text, format, name or "string")
+  return result_of(self._state, changed, at, subtree)
 end
 
 --- save_to_file(path): writes the merged configuration atomically, in the
@@ -621,16 +657,16 @@ function Methods:poll()
   end
   local reloaded = 0
   for _, path in ipairs(paths) do
-    local changed, tree = state.layers:load_file(path)
+    local changed, at, subtree = state.layers:load_file(path)
     if changed == nil then
       -- the last good values stay
-      state.report("reloading " .. path .. " failed: " .. tostring(tree))
+      state.report("reloading " .. path .. " failed: " .. tostring(at))
       for _, fn in ipairs(state.error_listeners) do
-        pcall(fn, tree)
+        pcall(fn, at)
       end
     else
       reloaded = reloaded + 1
-      apply(state, changed, tree)
+      apply(state, changed, at, subtree)
     end
   end
   return reloaded
@@ -645,11 +681,11 @@ end
 -- what the host's files, environment and set() say. nil takes it out.
 local function set_plugin_config(config, id, values)
   local state = config._state
-  local changed, tree = state.layers:set_default("plugins." .. id, values)
+  local changed, at, subtree = state.layers:set_default("plugins." .. id, values)
   if changed == nil then
-    return nil, tree
+    return nil, at
   end
-  apply(state, changed, tree)
+  apply(state, changed, at, subtree)
   return true
 end
 

@@ -648,6 +648,73 @@ pub fn diff(old: &Value, new: &Value) -> Vec<String> {
     changed
 }
 
+/// The value at dotted `key` of `root`, through objects only; `None` when
+/// the path ends early or runs into something that is not an object.
+pub fn object_path<'a>(root: &'a Value, key: &str) -> Option<&'a Value> {
+    key.split('.').try_fold(root, |node, segment| match node {
+        Value::Object(map) => map.get(segment),
+        _ => None,
+    })
+}
+
+/// [`diff`] of what lies at `key` before and after (a change confined to
+/// that key): the same keys, found without walking the rest of the tree.
+pub fn diff_at(key: &str, old: Option<&Value>, new: Option<&Value>) -> Vec<String> {
+    fn leaves<'a>(key: &str, value: Option<&'a Value>) -> BTreeMap<String, &'a Value> {
+        let mut out = Vec::new();
+        if let Some(value) = value {
+            collect_leaves(value, key.to_owned(), &mut out);
+        }
+        out.into_iter().collect()
+    }
+    let (old, new) = (leaves(key, old), leaves(key, new));
+    let mut changed: Vec<String> = old
+        .iter()
+        .filter(|(k, v)| new.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .chain(new.keys().filter(|k| !old.contains_key(*k)).cloned())
+        .collect();
+    changed.sort();
+    changed.dedup();
+    changed
+}
+
+/// Where the `changed` keys of `merged` meet: the deepest key that is a
+/// prefix of them all and still exists (an object) in `merged`, and its
+/// value there; the root when they share nothing.
+pub fn changed_subtree<'a>(merged: &'a Value, changed: &[String]) -> (String, &'a Value) {
+    let mut common: Vec<&str> = match changed.first() {
+        Some(first) => first.split('.').collect(),
+        None => return (String::new(), merged),
+    };
+    for key in changed.iter().skip(1) {
+        let shared = common
+            .iter()
+            .zip(key.split('.'))
+            .take_while(|(a, b)| **a == *b)
+            .count();
+        common.truncate(shared);
+    }
+    // walk down as far as the merged value has the path
+    let mut node = merged;
+    let mut depth = 0;
+    for segment in &common {
+        match node {
+            Value::Object(map) => match map.get(*segment) {
+                Some(child) => {
+                    node = child;
+                    depth += 1;
+                }
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    // a leaf (or a value that is not an object) is replaced from its parent's
+    // side too, so keep `node` as it is: Lua sets it whole at `at`
+    (common[..depth].join("."), node)
+}
+
 fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_owned()
@@ -1353,6 +1420,51 @@ impl Layers {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn diff_at_a_key_agrees_with_the_whole_diff() {
+        use serde_json::json;
+        let before = json!({"plugins": {"a": {"x": 1, "y": {"z": 2}}, "b": 1}, "k": 3});
+        for after in [
+            json!({"plugins": {"a": {"x": 2, "y": {"z": 2}}, "b": 1}, "k": 3}),
+            json!({"plugins": {"a": 7, "b": 1}, "k": 3}),
+            json!({"plugins": {"b": 1}, "k": 3}),
+            json!({"plugins": {"a": {}, "b": 1}, "k": 3}),
+            json!({"plugins": {"a": {"x": 1, "y": {"z": 2}, "w": [1]}, "b": 1}, "k": 3}),
+        ] {
+            let at = super::diff_at(
+                "plugins.a",
+                super::object_path(&before, "plugins.a"),
+                super::object_path(&after, "plugins.a"),
+            );
+            assert_eq!(at, super::diff(&before, &after), "{after}");
+        }
+        assert_eq!(super::object_path(&before, "k.x"), None);
+        assert_eq!(super::object_path(&before, "plugins.b"), Some(&json!(1)));
+    }
+
+    #[test]
+    fn changed_subtree_is_where_the_changes_meet() {
+        use serde_json::json;
+        let merged = json!({"plugins": {"a": {"x": 1, "y": 2}, "b": {"x": 3}}, "top": 5});
+        let keys = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (at, value) = super::changed_subtree(&merged, &keys(&["plugins.a.x", "plugins.a.y"]));
+        assert_eq!(
+            (at.as_str(), value),
+            ("plugins.a", &json!({"x": 1, "y": 2}))
+        );
+        let (at, value) = super::changed_subtree(&merged, &keys(&["plugins.a.x"]));
+        assert_eq!((at.as_str(), value), ("plugins.a.x", &json!(1)));
+        let (at, _) = super::changed_subtree(&merged, &keys(&["plugins.a.x", "plugins.b.x"]));
+        assert_eq!(at, "plugins");
+        let (at, _) = super::changed_subtree(&merged, &keys(&["plugins.a.x", "top"]));
+        assert_eq!(at, "");
+        // a key taken out: the deepest part of its path still there
+        let (at, value) = super::changed_subtree(&merged, &keys(&["plugins.c.x"]));
+        assert_eq!((at.as_str(), value), ("plugins", &merged["plugins"]));
+        let (at, _) = super::changed_subtree(&merged, &keys(&["gone.deep.key"]));
+        assert_eq!(at, "");
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -222,22 +222,58 @@ enum Failure {
     Misuse,
 }
 
-/// Runs a change: `changed keys, merged tree`, or the failure, with nothing changed.
+/// Runs a change: `changed keys, at, subtree`, or the failure, with nothing
+/// changed. `at` is the deepest key holding every change ("" for the root)
+/// and `subtree` the merged value there: Lua replaces that part of its tree
+/// and shares the rest, so a change costs what it touches, not the whole
+/// configuration (a load of the 200th plugin would convert 200 plugins' defaults).
 fn change(
     lua: &Lua,
     this: &mut LuaLayers,
     failure: Failure,
     apply: impl FnOnce(&mut Layers) -> Result<(), Error>,
 ) -> mlua::Result<MultiValue> {
-    let before = this.layers.merged().clone();
+    change_at(lua, this, failure, None, apply)
+}
+
+/// [`change`] of a change confined to `scope` (a key set, removed or
+/// defaulted): only that part is compared, not the whole configuration.
+fn change_at(
+    lua: &Lua,
+    this: &mut LuaLayers,
+    failure: Failure,
+    scope: Option<&str>,
+    apply: impl FnOnce(&mut Layers) -> Result<(), Error>,
+) -> mlua::Result<MultiValue> {
+    // a key through something that is not an object: compare everything
+    let scope = scope.filter(|key| {
+        let merged = this.layers.merged();
+        key.rsplit_once('.').is_none_or(|(parent, _)| {
+            config::object_path(merged, parent).is_some_and(Json::is_object)
+        })
+    });
+    let before = match scope {
+        Some(key) => config::object_path(this.layers.merged(), key).cloned(),
+        None => Some(this.layers.merged().clone()),
+    };
     match apply(&mut this.layers) {
         Ok(()) => {
             let after = this.layers.merged();
-            (
-                lua.create_sequence_from(config::diff(&before, after))?,
-                tree(lua, after)?,
-            )
-                .into_lua_multi(lua)
+            let changed = match (scope, &before) {
+                (Some(key), before) => {
+                    config::diff_at(key, before.as_ref(), config::object_path(after, key))
+                }
+                (None, Some(before)) => config::diff(before, after),
+                (None, None) => Vec::new(),
+            };
+            // nothing changed: nothing to convert
+            let (at, subtree) = if changed.is_empty() {
+                (String::new(), Nil)
+            } else {
+                let (at, subtree) = config::changed_subtree(after, &changed);
+                (at, tree(lua, subtree)?)
+            };
+            (lua.create_sequence_from(changed)?, at, subtree).into_lua_multi(lua)
         }
         Err(err) => match failure {
             Failure::Result => (Nil, lua_error::to_lua(lua, &err)?).into_lua_multi(lua),
@@ -334,7 +370,7 @@ impl UserData for LuaLayers {
         });
         methods.add_method_mut("set", |lua, this, (key, value): (String, Value)| {
             let value = json_of(lua, &key, value);
-            change(lua, this, Failure::Misuse, |layers| {
+            change_at(lua, this, Failure::Misuse, Some(&key), |layers| {
                 layers.set(&key, value?)
             })
         });
@@ -343,13 +379,13 @@ impl UserData for LuaLayers {
                 Nil => Ok(None),
                 value => json_of(lua, &key, value).map(Some),
             };
-            change(lua, this, Failure::Misuse, |layers| {
+            change_at(lua, this, Failure::Misuse, Some(&key), |layers| {
                 layers.set_default(&key, value?)
             })
         });
         methods.add_method_mut("remove", |lua, this, key: String| {
             let parsed = config::parse_key(&key).map(|_| ());
-            change(lua, this, Failure::Misuse, |layers| {
+            change_at(lua, this, Failure::Misuse, Some(&key), |layers| {
                 parsed?;
                 layers.remove(&key);
                 Ok(())

@@ -61,9 +61,10 @@ end
 
 -- A view: an empty table whose reads go to `source` and whose writes raise.
 -- Its metatable is hidden (getmetatable gives false), so neither setmetatable
--- nor the sandbox's rawset can get at it.
-local function view(source, name)
-  return setmetatable({}, {
+-- nor the sandbox's rawset can get at it. A view of a callable class table
+-- (`callable`) still builds objects: Name(...).
+local function view(source, name, callable)
+  local meta = {
     __index = source,
     __newindex = function(_, key)
       error(string_format("%s is read-only (assigning %s)", name, describe(key)), 2)
@@ -78,21 +79,13 @@ local function view(source, name)
       return #source
     end,
     __metatable = false,
-  })
-end
-
--- A read-only view of a callable class table: Name(...) still builds one.
-local function class_view(class, name)
-  return setmetatable({}, {
-    __index = class,
-    __newindex = function(_, key)
-      error(string_format("%s is read-only (assigning %s)", name, describe(key)), 2)
-    end,
-    __call = function(_, ...)
-      return class(...)
-    end,
-    __metatable = false,
-  })
+  }
+  if callable then
+    meta.__call = function(_, ...)
+      return source(...)
+    end
+  end
+  return setmetatable({}, meta)
 end
 
 local function copy(source, leave_out)
@@ -1120,13 +1113,13 @@ end
 --- qtforge that carry no authority.
 function sandbox.safe_api(pieces)
   local api = {
-    utils = view({ Version = class_view(pieces.Version, "Version") }, "qtforge.utils"),
+    utils = view({ Version = view(pieces.Version, "Version", true) }, "qtforge.utils"),
     communication = view({
-      Message = class_view(pieces.Message, "Message"),
-      ServiceContract = class_view(pieces.ServiceContract, "ServiceContract"),
+      Message = view(pieces.Message, "Message", true),
+      ServiceContract = view(pieces.ServiceContract, "ServiceContract", true),
       STOP = pieces.STOP,
     }, "qtforge.communication"),
-    Error = class_view(pieces.Error, "Error"),
+    Error = view(pieces.Error, "Error", true),
   }
   return view(api, "qtforge")
 end

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -257,11 +257,7 @@ pub fn sign(path: &Path, secret: &SigningKey) -> Result<Signed, Error> {
     let file = SignatureFile {
         key: public_key.clone(),
         signature: to_hex(&secret.sign(payload.as_bytes()).to_bytes()),
-        signed: Some(rfc3339(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        )),
+        signed: Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string()),
     };
     let path = root.join(SIGNATURE_FILE);
     let body = toml::to_string(&file).map_err(|e| Error::Io {
@@ -273,28 +269,6 @@ pub fn sign(path: &Path, secret: &SigningKey) -> Result<Signed, Error> {
         plugin_id,
         public_key,
     })
-}
-
-/// `2024-05-01T12:00:00Z` for seconds since 1970 (the civil-from-days
-/// algorithm of Howard Hinnant's date library).
-fn rfc3339(unix: u64) -> String {
-    let (days, seconds) = (unix / 86_400, unix % 86_400);
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    let (hour, minute, second) = (seconds / 3_600, seconds / 60 % 60, seconds % 60);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
 }
 
 #[cfg(test)]
@@ -499,12 +473,5 @@ mod tests {
         assert_eq!(from_hex::<2>("0aff"), Some([0x0a, 0xff]));
         assert_eq!(from_hex::<2>("0aé"), None);
         Ok(())
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_in_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_735_689_599), "2024-12-31T23:59:59Z");
     }
 }

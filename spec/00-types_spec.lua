@@ -5,7 +5,8 @@ local qtforge = require("qtforge")
 local function read_stubs()
   local dir = "lua/types/"
   local text = {}
-  local files = { "qtforge.lua", "utils.lua", "core.lua", "communication.lua", "managers.lua", "security.lua" }
+  local files = { "qtforge.lua", "utils.lua", "core.lua", "communication.lua", "managers.lua", "security.lua",
+    "monitoring.lua" }
   for _, name in ipairs(files) do
     local file = assert(io.open(dir .. name, "r"))
     text[#text + 1] = file:read("a")
@@ -35,6 +36,7 @@ local core_classes = debug.getregistry()["qtforge.core.classes"]
 local bus_classes = debug.getregistry()["qtforge.communication.classes"]
 local manager_classes = debug.getregistry()["qtforge.managers.classes"]
 local security_classes = debug.getregistry()["qtforge.security.classes"]
+local reloader_methods = getmetatable(qtforge.monitoring.PluginHotReloadManager(qtforge.core.PluginManager())).__index
 
 -- each class: its label, the table users call, its stub name, the table holding
 -- its objects' methods, and their stub name
@@ -80,6 +82,8 @@ local CLASSES = {
     security_classes._SecurityManager, "SecurityManager" },
   { "qtforge.security.PermissionSystem", qtforge.security.PermissionSystem, "PermissionSystemClass",
     security_classes._PermissionSystem, "PermissionSystem" },
+  { "qtforge.monitoring.PluginHotReloadManager", qtforge.monitoring.PluginHotReloadManager,
+    "PluginHotReloadManagerClass", reloader_methods, "PluginHotReloadManager" },
 }
 
 describe("lua/types", function()
@@ -116,6 +120,12 @@ describe("lua/types", function()
   it("declares every field of qtforge.security", function()
     for name in pairs(qtforge.security) do
       assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.security." .. name)
+    end
+  end)
+
+  it("declares every field of qtforge.monitoring", function()
+    for name in pairs(qtforge.monitoring) do
+      assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.monitoring." .. name)
     end
   end)
 

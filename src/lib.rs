@@ -6,6 +6,7 @@
 //!
 //! - `core`: the plugin manager: manifests, dependencies, lifecycle, registry.
 //! - `communication`: the message bus, request/response and service contracts.
+//! - `monitoring`: hot reload of plugins when their files change.
 //! - `utils`: `Version`, semantic versions and ranges.
 //! - `Error`: the error value every failed result carries.
 
@@ -14,6 +15,7 @@ pub mod core;
 pub mod error;
 pub mod managers;
 pub mod module;
+pub mod monitoring;
 pub mod security;
 pub mod utils;
 pub mod watch;

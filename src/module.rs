@@ -20,6 +20,7 @@ const SUBMODULES: &[(&str, Register)] = &[
     ("managers", crate::managers::lua::register),
     ("security", crate::security::lua::register),
     ("core", crate::core::lua::register),
+    ("monitoring", crate::monitoring::lua::register),
 ];
 
 /// Registry key of the helpers the Lua chunks share (`support.lua`).
@@ -129,6 +130,11 @@ mod entry_points {
     #[mlua::lua_module(name = "qtforge_managers")]
     fn qtforge_managers(lua: &Lua) -> mlua::Result<Table> {
         super::submodule(lua, "managers")
+    }
+
+    #[mlua::lua_module(name = "qtforge_monitoring")]
+    fn qtforge_monitoring(lua: &Lua) -> mlua::Result<Table> {
+        super::submodule(lua, "monitoring")
     }
 
     #[mlua::lua_module(name = "qtforge_security")]

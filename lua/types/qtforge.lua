@@ -53,6 +53,7 @@ function ErrorClass.to_table(err) end
 ---@field communication qtforge.communication
 ---@field managers qtforge.managers
 ---@field security qtforge.security
+---@field monitoring qtforge.monitoring
 ---@field core qtforge.core
 local qtforge = {}
 

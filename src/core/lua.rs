@@ -862,6 +862,9 @@ impl UserData for LuaResolver {
     }
 }
 
+/// Where other submodules find the core's classes (`add_poller`, metatables).
+pub const CLASSES_KEY: &str = "qtforge.core.classes";
+
 /// The functions `manager.lua` gets from Rust.
 fn natives(lua: &Lua) -> mlua::Result<Table> {
     let natives = crate::module::chunk_natives(lua)?;
@@ -958,7 +961,7 @@ fn natives(lua: &Lua) -> mlua::Result<Table> {
 pub fn register(lua: &Lua) -> mlua::Result<Table> {
     let source = include_str!("manager.lua");
     let classes = crate::module::run_chunk(lua, "core/manager.lua", source, natives(lua)?)?;
-    lua.set_named_registry_value("qtforge.core.classes", &classes)?;
+    lua.set_named_registry_value(CLASSES_KEY, &classes)?;
     let core = crate::module::public(
         lua,
         &classes,

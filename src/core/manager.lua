@@ -682,6 +682,7 @@ local function new_manager(level, opts)
     _order = {},
     _ticking = {},
     _listeners = {},
+    _pollers = {},
     _handles = setmetatable({}, { __mode = "v" }),
     _autostart = opts.autostart ~= false,
     _log = log,
@@ -1055,6 +1056,13 @@ function Manager:update_all_plugins(dt)
     end
     if config_watching(self._config) then
       self._config:poll()
+    end
+    local pollers = self._pollers
+    for i = 1, #pollers do
+      local ok, problem = pcall(pollers[i])
+      if not ok then
+        self._log("error", "qtforge", "a poller failed: " .. safe_tostring(problem))
+      end
     end
   end
   -- messages posted and requests answered since the last tick are delivered now
@@ -1725,6 +1733,10 @@ return {
     return setmetatable({ _native = native.new_resolver() }, Resolver)
   end),
   PluginLoader = Loader,
+  -- for other submodules: work update_all_plugins does every POLL_INTERVAL
+  add_poller = function(manager, fn)
+    return listen(manager, "_pollers", fn)
+  end,
   -- metatables, for specs that check every public method has a type stub
   _Manager = Manager,
   _Handle = HandleMeta,

@@ -669,6 +669,17 @@ describe("ConfigurationManager on_change", function()
     }, seen)
   end)
 
+  it("hands listeners copies: changing a list it was handed changes nothing", function()
+    cfg:set("tags", { "a", "b" })
+    cfg:on_change("tags", function(_, new, old)
+      new[1] = "changed"
+      old[1] = "changed"
+    end)
+    cfg:set("tags", { "c" })
+    assert.are.same({ "c" }, cfg:get("tags"))
+    assert.are.same({ "c" }, cfg:to_table().tags)
+  end)
+
   it("with prefix \"\" sees every change, and a load's keys one by one", function()
     local seen = {}
     cfg:on_change("", recorder(seen))

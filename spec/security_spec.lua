@@ -405,6 +405,22 @@ describe("the sandbox", function()
       assert.are.equal(2, manager:call("ticker", "n"))
     end)
 
+    it("a plugin its quota fails inside update() is failed once", function()
+      local m = plugins.manager({ security = SecurityManager({ max_quota_failures = 1 }) })
+      local seen = plugins.record(m)
+      load("hog", "return { update = function() while true do end end }", "[limits]\ninstructions = 5000\n", m)
+      m:update_all_plugins(0.1)
+      local failures = 0
+      for _, event in ipairs(seen) do
+        if event == "failed:hog" then
+          failures = failures + 1
+        end
+      end
+      assert.are.equal(1, failures)
+      assert.are.equal("failed", m:get_plugin("hog"):state())
+      m:shutdown()
+    end)
+
     it("the policy caps what the manifest asks", function()
       local m = plugins.manager({ security = SecurityManager({ limits = { instructions = 5000 } }) })
       load("greedy", "return { exports = { spin = function() for _ = 1, 1e7 do end end } }",

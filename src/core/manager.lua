@@ -1044,7 +1044,10 @@ function Manager:update_all_plugins(dt)
       local ok, problem = pcall(inst.plugin_update, dt, info)
       if not ok then
         self._update_errors = self._update_errors + 1
-        fail_plugin(self, inst, "update", { value = problem, traceback = "" })
+        -- a plugin its quota failed during this update is failed once
+        if inst.state ~= "failed" then
+          fail_plugin(self, inst, "update", { value = problem, traceback = "" })
+        end
       end
     end
   end

@@ -304,7 +304,9 @@ local function notify(state, changed, old_tree)
         if own ~= "" then
           relative = key == own and "" or string_sub(key, #own + 2)
         end
-        local ok, problem = pcall(listener.fn, relative, walk(state.tree, key), walk(old_tree, key))
+        -- copies: a listener that changes a list it is handed must not change the tree
+        local ok, problem = pcall(listener.fn, relative, deep_copy(walk(state.tree, key)),
+          deep_copy(walk(old_tree, key)))
         if not ok then
           state.report("on_change listener for " .. (prefix == "" and "everything" or prefix) .. " failed: "
             .. safe_tostring(problem))

@@ -163,6 +163,21 @@ function PluginManager:resources() end
 ---@return qtforge.MessageBus
 function PluginManager:bus() end
 
+---@class qtforge.PluginHealth
+---@field healthy boolean
+---@field state qtforge.PluginState
+---@field details? table the plain fields (strings, numbers, booleans) of the table its health() returned
+---@field error? qtforge.Error `unhealthy` when health() raised; the last error of a failed plugin
+
+---@class qtforge.HealthReport
+---@field healthy boolean every plugin is
+---@field plugins table<string, qtforge.PluginHealth>
+
+---Runs each loaded plugin's `health()` hook: `true`/`false`, or a table whose `ok` (or `healthy`)
+---is not false. A failed plugin is unhealthy; one without the hook is healthy.
+---@return qtforge.HealthReport
+function PluginManager:health() end
+
 ---The manager's SecurityManager: the policy every load is admitted by.
 ---@return qtforge.SecurityManager
 function PluginManager:security() end

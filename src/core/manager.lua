@@ -1444,6 +1444,56 @@ function Manager:stats()
   return stats
 end
 
+-- What a health() hook said, read without running the plugin's code again:
+-- a boolean, or a table whose `ok` (or `healthy`) is not false; its plain
+-- fields are the details.
+local function health_of(result)
+  if type(result) == "boolean" then
+    return result, nil
+  elseif type(result) ~= "table" then
+    return false, nil
+  end
+  local details = {}
+  local key, value = next(result)
+  while key ~= nil do
+    local kind = type(value)
+    if type(key) == "string" and (kind == "string" or kind == "number" or kind == "boolean") then
+      details[key] = value
+    end
+    key, value = next(result, key)
+  end
+  return rawget(result, "ok") ~= false and rawget(result, "healthy") ~= false, details
+end
+
+--- health(): runs each loaded plugin's health() hook. { healthy, plugins =
+--- { [id] = { healthy, state, details?, error? } } }: a failed plugin is
+--- unhealthy; one without the hook is healthy unless failed; a hook that
+--- raises or answers false makes its plugin unhealthy.
+function Manager:health()
+  check_manager("PluginManager:health", self)
+  local report = { healthy = true, plugins = {} }
+  for _, slot in ipairs(self._order) do
+    local inst = slot.instance
+    local entry = { state = inst.state, healthy = inst.state ~= "failed" }
+    if inst.state == "failed" then
+      entry.error = self._core:last_error(inst.id)
+    elseif inst.plugin.health ~= nil then
+      local ok, result = call_hook(inst, "health")
+      if ok then
+        entry.healthy, entry.details = health_of(result)
+      else
+        local message, location = split_error(result.value)
+        entry.healthy = false
+        entry.error = Error("unhealthy", string_format("plugin %q failed its health check: %s", inst.id, message),
+          location)
+      end
+    end
+    report.plugins[inst.id] = entry
+    report.healthy = report.healthy and entry.healthy
+  end
+  return report
+end
+
 ---------------------------------------------------------------------------
 -- PluginRegistry: queries over a manager's plugins
 ---------------------------------------------------------------------------

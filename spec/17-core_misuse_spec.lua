@@ -2,6 +2,7 @@
 -- fields and huge values raises a clear error naming the method and argument,
 -- at the caller's line, or answers an error result; and the manager is left as it was.
 local qtforge = require("qtforge")
+local misuse = require("support.misuse")
 local plugins = require("support.plugins")
 
 local core = qtforge.core
@@ -123,6 +124,7 @@ local DOT_CALLS = {
     "load_plugin", "register_plugin", "load_directory", "start_plugin", "stop_plugin", "unload_plugin",
     "reload_plugin", "shutdown", "update_all_plugins", "configure_plugin", "on_event", "call", "broadcast",
     "register_all_plugins", "get_plugin", "plugins", "load_order", "stats", "registry", "lifecycle", "discover",
+    "config", "logging", "resources", "bus", "security", "health",
   } },
   { "plugin", function() return h end, {
     "id", "name", "version", "state", "is_loaded", "description", "metadata", "dependencies", "capabilities",
@@ -139,9 +141,7 @@ local DOT_CALLS = {
   } },
 }
 
-local function strip_location(message)
-  return (message:gsub("^[^:]*:%d+: ", "", 1))
-end
+local strip_location = misuse.strip_location
 
 describe("qtforge.core misuse", function()
   local before
@@ -164,12 +164,7 @@ describe("qtforge.core misuse", function()
   for _, case in ipairs(CASES) do
     local expected, fn = case[1], case[2]
     it("raises \"" .. expected .. "\" at the caller's line and changes nothing", function()
-      local ok, message = pcall(fn)
-      assert.is_false(ok)
-      assert.is_string(message)
-      assert.are.equal(expected, strip_location(message):sub(1, #expected))
-      local line = tonumber(message:match("^[^:]*17%-core_misuse_spec%.lua:(%d+): "))
-      assert.are.equal(debug.getinfo(fn, "S").linedefined, line, message)
+      assert.are.equal(expected, misuse.raised_at_caller(fn):sub(1, #expected))
       assert.are.same(before, plugins.snapshot(m))
       assert.are.equal("running", h:state())
       assert.are.equal(0, res:count())

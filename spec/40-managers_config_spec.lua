@@ -5,6 +5,7 @@
 -- environment overrides; scopes; change listeners; and misuse.
 -- Files, watching and schemas are in 41-managers_config_files_spec.lua.
 local qtforge = require("qtforge")
+local misuse = require("support.misuse")
 
 local ConfigurationManager = qtforge.managers.ConfigurationManager
 
@@ -41,9 +42,7 @@ local function sample(logged, extra)
   return ConfigurationManager(opts)
 end
 
-local function strip_location(message)
-  return (message:gsub("^[^:]*:%d+: ", "", 1))
-end
+local strip_location = misuse.strip_location
 
 -- Runs fn, which must raise; returns the message without its location.
 local function raises(fn)
@@ -131,11 +130,7 @@ describe("ConfigurationManager getters", function()
       end)
 
       it("raises at the caller's line for a value of another type", function()
-        local function bad() local _ = cfg[method](cfg, other_key) end
-        local ok, message = pcall(bad)
-        assert.is_false(ok)
-        local line = tonumber(message:match("^[^:]*40%-managers_config_spec%.lua:(%d+): "))
-        assert.are.equal(debug.getinfo(bad, "S").linedefined, line, message)
+        misuse.raised_at_caller(function() local _ = cfg[method](cfg, other_key) end)
       end)
 
       it("answers the same again from its cache, and the new value after a change", function()
@@ -901,17 +896,12 @@ describe("ConfigurationManager misuse", function()
     local expected, fn, label = case[1], case[2], case[3]
     local name = "raises \"" .. expected .. "\" at the caller's line and changes nothing"
     it(name .. (label and " (" .. label .. ")" or ""), function()
-      local ok, message = pcall(fn)
-      assert.is_false(ok)
-      assert.is_string(message)
-      local stripped = strip_location(message)
+      local stripped = misuse.raised_at_caller(fn)
       if expected == "attempt to call" then
         contains(stripped, expected)
       else
         assert.are.equal(expected, stripped:sub(1, #expected))
       end
-      local line = tonumber(message:match("^[^:]*40%-managers_config_spec%.lua:(%d+): "))
-      assert.are.equal(debug.getinfo(fn, "S").linedefined, line, message)
       assert.are.same(expected_state, cfg:to_table())
       assert.are.equal(8080, cfg:get_int("server.port"))
     end)

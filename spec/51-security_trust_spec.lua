@@ -9,13 +9,7 @@ local function is_hex(text, digits)
   return type(text) == "string" and #text == digits and text:find("^[0-9a-f]+$") ~= nil
 end
 
--- the message of the error `fn` raises, which must point at this file
-local function raised(fn)
-  local ok, message = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  assert.truthy(tostring(message):find("51%-security_trust_spec%.lua:%d+:"), message)
-  return message
-end
+local raised = require("support.misuse").raised
 
 describe("TrustManager", function()
   local root, dir, public, secret, trust

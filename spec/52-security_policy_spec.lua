@@ -11,13 +11,7 @@ local SecurityManager, PermissionSystem, TrustManager = security.SecurityManager
 local PluginValidator = security.PluginValidator
 local failed, contains = plugins.failed, plugins.contains
 
--- the message of the error `fn` raises, which must point at this file
-local function raised(fn)
-  local ok, message = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  assert.truthy(tostring(message):find("52%-security_policy_spec%.lua:%d+:"), message)
-  return message
-end
+local raised = require("support.misuse").raised
 
 local function caps(...)
   local names = {}
@@ -124,6 +118,11 @@ describe("SecurityManager", function()
       contains(raised(function() SecurityManager({ limits = { instructions = -1 } }) end), "policy.limits.instructions")
       contains(raised(function() SecurityManager({ trust_manager = {} }) end), "policy.trust_manager")
       contains(raised(function() SecurityManager(42) end), "argument 'policy'")
+      local sm = SecurityManager()
+      contains(raised(function() sm:admit("plan", "file") end), "SecurityManager:admit", "argument 'plan'")
+      contains(raised(function() sm:admit({ id = "x" }, "disk") end), "SecurityManager:admit", "argument 'origin'")
+      contains(raised(function() sm:trust_level(7) end), "SecurityManager:trust_level", "argument 'plugin_id'")
+      contains(raised(function() sm.permissions() end), "SecurityManager:permissions")
       contains(raised(function() qtforge.core.PluginManager({ security = {} }) end), "option 'security'")
     end)
 

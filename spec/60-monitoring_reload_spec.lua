@@ -29,13 +29,7 @@ local function poll_until(reloader, done)
   error("timed out waiting for the reload", 2)
 end
 
--- the raising message of fn, which must point at this file
-local function raised(fn)
-  local ok, message = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  assert.truthy(tostring(message):find("60%-monitoring_reload_spec%.lua:%d+:"), message)
-  return message
-end
+local raised = require("support.misuse").raised
 
 -- an entry whose export `value` returns `value`
 local function source(value, extra)

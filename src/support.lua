@@ -66,6 +66,17 @@ function support.check_options(fname, opts, known, level)
   return opts
 end
 
+--- A shallow copy of table `t`, without the keys `leave_out` holds (if any).
+function support.copy(t, leave_out)
+  local c = {}
+  for k, v in pairs(t) do
+    if not (leave_out and leave_out[k]) then
+      c[k] = v
+    end
+  end
+  return c
+end
+
 --- True for what can be called: functions, and tables or userdata with __call.
 function support.is_callable(value)
   if type(value) == "function" then

@@ -478,38 +478,11 @@ impl FileWatcher {
 mod tests {
     use super::*;
 
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     const DEBOUNCE: Duration = Duration::from_millis(80);
     /// How long a test waits for events before it gives up.
     const PATIENCE: Duration = Duration::from_secs(2);
-
-    /// A fresh folder under the system's temp folder, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> Result<TempDir, std::io::Error> {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = std::env::temp_dir()
-                .join(format!("qtforge-watch-{}-{tag}-{n}", std::process::id()));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path)?;
-            Ok(TempDir(path))
-        }
-
-        fn join(&self, rest: &str) -> PathBuf {
-            self.0.join(rest)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
 
     /// Polls until something is reported, or [`PATIENCE`] runs out.
     fn wait_for_report(watcher: &FileWatcher) -> Vec<PathBuf> {
@@ -535,8 +508,8 @@ mod tests {
 
     #[test]
     fn an_in_place_write_is_reported_once_after_the_debounce() -> TestResult {
-        let dir = TempDir::new("in-place")?;
-        let file = dir.join("config.toml");
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("config.toml");
         fs::write(&file, "a = 1")?;
         let debounce = Duration::from_millis(300);
         let mut watcher = FileWatcher::new(WatchMode::Events, debounce)?;
@@ -569,13 +542,13 @@ mod tests {
 
     #[test]
     fn a_rename_over_the_file_is_reported_as_the_file() -> TestResult {
-        let dir = TempDir::new("rename")?;
-        let file = dir.join("config.toml");
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("config.toml");
         fs::write(&file, "a = 1")?;
         let mut watcher = FileWatcher::new(WatchMode::Events, DEBOUNCE)?;
         watcher.watch_file(&file)?;
 
-        let temp = dir.join(".config.toml.swp");
+        let temp = dir.path().join(".config.toml.swp");
         fs::write(&temp, "a = 2")?;
         fs::rename(&temp, &file)?;
         assert_eq!(report_and_quiet(&watcher), vec![file]);
@@ -584,8 +557,8 @@ mod tests {
 
     #[test]
     fn a_delete_then_create_is_one_change() -> TestResult {
-        let dir = TempDir::new("recreate")?;
-        let file = dir.join("config.toml");
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("config.toml");
         fs::write(&file, "a = 1")?;
         let mut watcher = FileWatcher::new(WatchMode::Events, DEBOUNCE)?;
         watcher.watch_file(&file)?;
@@ -598,8 +571,8 @@ mod tests {
 
     #[test]
     fn a_file_that_does_not_exist_yet_is_reported_when_created() -> TestResult {
-        let dir = TempDir::new("later")?;
-        let file = dir.join("config.toml");
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("config.toml");
         let mut watcher = FileWatcher::new(WatchMode::Events, DEBOUNCE)?;
         watcher.watch_file(&file)?;
 
@@ -610,9 +583,9 @@ mod tests {
 
     #[test]
     fn other_files_in_the_folder_are_not_reported() -> TestResult {
-        let dir = TempDir::new("sibling")?;
-        let file = dir.join("config.toml");
-        let sibling = dir.join("other.toml");
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("config.toml");
+        let sibling = dir.path().join("other.toml");
         fs::write(&file, "a = 1")?;
         let mut watcher = FileWatcher::new(WatchMode::Events, DEBOUNCE)?;
         watcher.watch_file(&file)?;
@@ -627,8 +600,8 @@ mod tests {
 
     #[test]
     fn several_writes_within_the_debounce_are_one_report() -> TestResult {
-        let dir = TempDir::new("burst")?;
-        let file = dir.join("config.toml");
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("config.toml");
         fs::write(&file, "a = 0")?;
         let debounce = Duration::from_millis(200);
         let mut watcher = FileWatcher::new(WatchMode::Events, debounce)?;
@@ -659,8 +632,8 @@ mod tests {
 
     #[test]
     fn a_recursive_folder_watch_reports_files_in_subfolders() -> TestResult {
-        let dir = TempDir::new("recursive")?;
-        let plugins = dir.join("plugins");
+        let dir = tempfile::tempdir()?;
+        let plugins = dir.path().join("plugins");
         fs::create_dir_all(plugins.join("audio"))?;
         let mut watcher = FileWatcher::new(WatchMode::Events, DEBOUNCE)?;
         watcher.watch_dir(&plugins, true)?;
@@ -679,25 +652,25 @@ mod tests {
 
     #[test]
     fn a_flat_folder_watch_ignores_subfolders() -> TestResult {
-        let dir = TempDir::new("flat")?;
-        fs::create_dir_all(dir.join("sub"))?;
+        let dir = tempfile::tempdir()?;
+        fs::create_dir_all(dir.path().join("sub"))?;
         let mut watcher = FileWatcher::new(WatchMode::Events, DEBOUNCE)?;
-        watcher.watch_dir(&dir.0, false)?;
+        watcher.watch_dir(dir.path(), false)?;
 
-        fs::write(dir.join("sub").join("deep.lua"), "return {}")?;
-        fs::write(dir.join("top.lua"), "return {}")?;
+        fs::write(dir.path().join("sub").join("deep.lua"), "return {}")?;
+        fs::write(dir.path().join("top.lua"), "return {}")?;
         // Writing inside `sub` changes `sub` itself only in its times
         // (metadata), which does not count.
-        assert_eq!(report_and_quiet(&watcher), vec![dir.join("top.lua")]);
+        assert_eq!(report_and_quiet(&watcher), vec![dir.path().join("top.lua")]);
         Ok(())
     }
 
     #[cfg(unix)]
     #[test]
     fn a_symlinked_folder_reports_under_the_link() -> TestResult {
-        let dir = TempDir::new("symlink")?;
-        let real = dir.join("real");
-        let link = dir.join("link");
+        let dir = tempfile::tempdir()?;
+        let real = dir.path().join("real");
+        let link = dir.path().join("link");
         fs::create_dir_all(real.join("audio"))?;
         std::os::unix::fs::symlink(&real, &link)?;
         let mut watcher = FileWatcher::new(WatchMode::Events, DEBOUNCE)?;
@@ -719,11 +692,11 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_symlinked_file_is_seen_when_its_target_changes() -> TestResult {
-        let dir = TempDir::new("file-link")?;
-        fs::create_dir_all(dir.join("dotfiles"))?;
-        fs::create_dir_all(dir.join("app"))?;
-        let target = dir.join("dotfiles").join("config.toml");
-        let file = dir.join("app").join("config.toml");
+        let dir = tempfile::tempdir()?;
+        fs::create_dir_all(dir.path().join("dotfiles"))?;
+        fs::create_dir_all(dir.path().join("app"))?;
+        let target = dir.path().join("dotfiles").join("config.toml");
+        let file = dir.path().join("app").join("config.toml");
         fs::write(&target, "a = 1")?;
         std::os::unix::fs::symlink(&target, &file)?;
         let mut watcher = FileWatcher::new(WatchMode::Events, DEBOUNCE)?;
@@ -736,8 +709,8 @@ mod tests {
 
     #[test]
     fn poll_mode_sees_a_modification() -> TestResult {
-        let dir = TempDir::new("poll")?;
-        let file = dir.join("config.toml");
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("config.toml");
         fs::write(&file, "a = 1")?;
         let mut watcher = FileWatcher::new(WatchMode::Poll(Duration::from_millis(50)), DEBOUNCE)?;
         watcher.watch_file(&file)?;
@@ -751,20 +724,23 @@ mod tests {
 
     #[test]
     fn poll_mode_reports_new_files_in_a_folder_but_not_the_folder() -> TestResult {
-        let dir = TempDir::new("poll-dir")?;
+        let dir = tempfile::tempdir()?;
         let mut watcher = FileWatcher::new(WatchMode::Poll(Duration::from_millis(50)), DEBOUNCE)?;
-        watcher.watch_dir(&dir.0, true)?;
+        watcher.watch_dir(dir.path(), true)?;
 
-        fs::write(dir.join("init.lua"), "return {}")?;
-        assert_eq!(report_and_quiet(&watcher), vec![dir.join("init.lua")]);
+        fs::write(dir.path().join("init.lua"), "return {}")?;
+        assert_eq!(
+            report_and_quiet(&watcher),
+            vec![dir.path().join("init.lua")]
+        );
         Ok(())
     }
 
     #[test]
     fn unwatch_stops_reports_and_keeps_the_shared_folder_watched() -> TestResult {
-        let dir = TempDir::new("unwatch")?;
-        let first = dir.join("first.toml");
-        let second = dir.join("second.toml");
+        let dir = tempfile::tempdir()?;
+        let first = dir.path().join("first.toml");
+        let second = dir.path().join("second.toml");
         fs::write(&first, "a = 1")?;
         fs::write(&second, "b = 1")?;
         let mut watcher = FileWatcher::new(WatchMode::Events, DEBOUNCE)?;
@@ -788,19 +764,19 @@ mod tests {
 
     #[test]
     fn watching_in_a_missing_folder_is_an_io_error() -> TestResult {
-        let dir = TempDir::new("missing")?;
+        let dir = tempfile::tempdir()?;
         let mut watcher = FileWatcher::new(WatchMode::Events, DEBOUNCE)?;
-        let missing = dir.join("nowhere").join("config.toml");
+        let missing = dir.path().join("nowhere").join("config.toml");
         match watcher.watch_file(&missing) {
             Err(Error::Io { path, .. }) => assert_eq!(path, missing.display().to_string()),
             other => panic!("expected an io error, got {other:?}"),
         }
         assert!(matches!(
-            watcher.watch_dir(&dir.join("nowhere"), true),
+            watcher.watch_dir(&dir.path().join("nowhere"), true),
             Err(Error::Io { .. })
         ));
         assert!(matches!(
-            watcher.watch_file(&dir.0),
+            watcher.watch_file(dir.path()),
             Err(Error::Io { reason, .. }) if reason.contains("watch_dir")
         ));
         assert_eq!(watcher.pending(), 0);

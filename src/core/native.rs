@@ -334,8 +334,8 @@ mod tests {
 
     #[test]
     fn refuses_files_that_are_not_libraries() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = std::env::temp_dir().join(format!("qtforge-native-{}", std::process::id()));
-        fs::create_dir_all(&dir)?;
+        let tmp = tempfile::tempdir()?;
+        let dir = tmp.path();
         let text = dir.join("fake.so");
         fs::write(&text, "not a library")?;
         assert!(matches!(
@@ -347,7 +347,7 @@ mod tests {
             Err(Error::NotFound { .. })
         ));
         assert!(matches!(
-            NativeLibrary::open(&dir, "lua54"),
+            NativeLibrary::open(dir, "lua54"),
             Err(Error::NotAPlugin { .. })
         ));
         let empty = dir.join("empty.so");
@@ -356,7 +356,6 @@ mod tests {
             NativeLibrary::open(&empty, "lua54"),
             Err(Error::NotAPlugin { .. })
         ));
-        fs::remove_dir_all(&dir)?;
         Ok(())
     }
 

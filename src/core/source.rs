@@ -370,70 +370,55 @@ pub fn read_source(path: &Path) -> Result<String, Error> {
 mod tests {
     use super::*;
 
-    /// A fresh folder under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> std::io::Result<TempDir> {
-            let dir =
-                std::env::temp_dir().join(format!("qtforge-source-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir)?;
-            Ok(TempDir(dir))
+    /// Writes `rel` under `dir`, making its folders; the file's path.
+    fn write(dir: &tempfile::TempDir, rel: &str, text: &str) -> std::io::Result<PathBuf> {
+        let path = dir.path().join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
         }
-
-        fn write(&self, rel: &str, text: &str) -> std::io::Result<PathBuf> {
-            let path = self.0.join(rel);
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent)?;
-            }
-            fs::write(&path, text)?;
-            Ok(path)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
+        fs::write(&path, text)?;
+        Ok(path)
     }
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     #[test]
     fn reads_folder_plugins_by_folder_or_manifest_path() -> TestResult {
-        let tmp = TempDir::new("folder")?;
-        tmp.write(
+        let tmp = tempfile::tempdir()?;
+        write(
+            &tmp,
             "greeter/plugin.toml",
             "name = \"greeter\"\nversion = \"1.0.0\"\n",
         )?;
-        tmp.write("greeter/init.lua", "return {}")?;
-        let info = inspect(&tmp.0.join("greeter"))?;
+        write(&tmp, "greeter/init.lua", "return {}")?;
+        let info = inspect(&tmp.path().join("greeter"))?;
         assert_eq!(info.manifest.name, "greeter");
         assert_eq!(info.source.kind, SourceKind::Folder);
-        assert_eq!(info.source.entry, Some(tmp.0.join("greeter/init.lua")));
-        let by_file = inspect(&tmp.0.join("greeter/plugin.toml"))?;
+        assert_eq!(info.source.entry, Some(tmp.path().join("greeter/init.lua")));
+        let by_file = inspect(&tmp.path().join("greeter/plugin.toml"))?;
         assert_eq!(by_file.manifest, info.manifest);
         Ok(())
     }
 
     #[test]
     fn reads_json_manifests_and_custom_entries() -> TestResult {
-        let tmp = TempDir::new("json")?;
-        tmp.write(
+        let tmp = tempfile::tempdir()?;
+        write(
+            &tmp,
             "p/plugin.json",
             r#"{"name": "p", "version": "0.1.0", "entry": "src/main.lua"}"#,
         )?;
-        tmp.write("p/src/main.lua", "return {}")?;
-        let info = inspect(&tmp.0.join("p"))?;
-        assert_eq!(info.source.entry, Some(tmp.0.join("p/src/main.lua")));
+        write(&tmp, "p/src/main.lua", "return {}")?;
+        let info = inspect(&tmp.path().join("p"))?;
+        assert_eq!(info.source.entry, Some(tmp.path().join("p/src/main.lua")));
         Ok(())
     }
 
     #[test]
     fn reads_single_file_manifests_without_running_them() -> TestResult {
-        let tmp = TempDir::new("file")?;
-        let path = tmp.write(
+        let tmp = tempfile::tempdir()?;
+        let path = write(
+            &tmp,
             "solo.lua",
             "error('must not run')\nreturn { manifest = { name = \"solo\", version = \"2.0.0\" } }",
         )?;
@@ -445,30 +430,31 @@ mod tests {
 
     #[test]
     fn says_what_is_wrong_with_a_path() -> TestResult {
-        let tmp = TempDir::new("bad")?;
+        let tmp = tempfile::tempdir()?;
         assert!(matches!(
-            inspect(&tmp.0.join("nope")),
+            inspect(&tmp.path().join("nope")),
             Err(Error::NotFound { .. })
         ));
-        fs::create_dir_all(tmp.0.join("empty"))?;
+        fs::create_dir_all(tmp.path().join("empty"))?;
         assert!(matches!(
-            inspect(&tmp.0.join("empty")),
+            inspect(&tmp.path().join("empty")),
             Err(Error::NotAPlugin { .. })
         ));
-        let lib = tmp.write("x.so", "not really")?;
-        for lib in [lib, tmp.0.join("missing.so")] {
+        let lib = write(&tmp, "x.so", "not really")?;
+        for lib in [lib, tmp.path().join("missing.so")] {
             match inspect(&lib) {
                 Err(Error::NotAPlugin { reason, .. }) => assert!(reason.contains("shared library")),
                 other => panic!("{other:?}"),
             }
         }
-        let txt = tmp.write("notes.txt", "hi")?;
+        let txt = write(&tmp, "notes.txt", "hi")?;
         assert!(matches!(inspect(&txt), Err(Error::NotAPlugin { .. })));
-        tmp.write(
+        write(
+            &tmp,
             "noentry/plugin.toml",
             "name = \"noentry\"\nversion = \"1.0.0\"\n",
         )?;
-        match inspect(&tmp.0.join("noentry")) {
+        match inspect(&tmp.path().join("noentry")) {
             Err(Error::InvalidManifest { reason, .. }) => assert!(reason.contains("init.lua")),
             other => panic!("{other:?}"),
         }
@@ -477,27 +463,28 @@ mod tests {
 
     #[test]
     fn discovers_plugins_and_lists_broken_ones() -> TestResult {
-        let tmp = TempDir::new("discover")?;
-        tmp.write("b/plugin.toml", "name = \"b\"\nversion = \"1.0.0\"\n")?;
-        tmp.write("b/init.lua", "return {}")?;
-        tmp.write(
+        let tmp = tempfile::tempdir()?;
+        write(&tmp, "b/plugin.toml", "name = \"b\"\nversion = \"1.0.0\"\n")?;
+        write(&tmp, "b/init.lua", "return {}")?;
+        write(
+            &tmp,
             "a.lua",
             "return { manifest = { name = \"a\", version = \"1.0.0\" } }",
         )?;
-        tmp.write("broken/plugin.toml", "name = \n")?;
-        tmp.write("README.md", "not a plugin")?;
-        tmp.write("lib/helper.lua", "return {}")?;
-        tmp.write(".hidden.lua", "return {}")?;
+        write(&tmp, "broken/plugin.toml", "name = \n")?;
+        write(&tmp, "README.md", "not a plugin")?;
+        write(&tmp, "lib/helper.lua", "return {}")?;
+        write(&tmp, ".hidden.lua", "return {}")?;
         let Discovery {
             found,
             unreadable: failed,
-        } = discover(&tmp.0, "lua54")?;
+        } = discover(tmp.path(), "lua54")?;
         let names: Vec<&str> = found.iter().map(|i| i.manifest.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(failed.len(), 1);
-        assert_eq!(failed[0].0, tmp.0.join("broken"));
+        assert_eq!(failed[0].0, tmp.path().join("broken"));
         assert!(matches!(
-            discover(&tmp.0.join("missing"), "lua54"),
+            discover(&tmp.path().join("missing"), "lua54"),
             Err(Error::NotFound { .. })
         ));
         Ok(())
@@ -505,15 +492,15 @@ mod tests {
 
     #[test]
     fn refuses_oversized_manifests() -> TestResult {
-        let tmp = TempDir::new("big")?;
+        let tmp = tempfile::tempdir()?;
         let big = format!(
             "name = \"big\"\nversion = \"1.0.0\"\n#{}\n",
             "x".repeat(MAX_MANIFEST_BYTES as usize)
         );
-        tmp.write("big/plugin.toml", &big)?;
-        tmp.write("big/init.lua", "return {}")?;
+        write(&tmp, "big/plugin.toml", &big)?;
+        write(&tmp, "big/init.lua", "return {}")?;
         assert!(matches!(
-            inspect(&tmp.0.join("big")),
+            inspect(&tmp.path().join("big")),
             Err(Error::NotAPlugin { .. })
         ));
         Ok(())

@@ -12,7 +12,8 @@ local string_format, string_sub = string.format, string.sub
 
 local support = native.support
 local describe, method_check, safe_tostring = support.describe, support.method_check, support.safe_tostring
-local check_options, class, is_callable = support.check_options, support.class, support.is_callable
+local check_options, class, is_callable, copy = support.check_options, support.class, support.is_callable,
+  support.copy
 local Error = native.Error
 local new_layers = native.new_layers
 
@@ -74,11 +75,11 @@ local function deep_copy(value)
   if type(value) ~= "table" then
     return value
   end
-  local copy = {}
+  local result = {}
   for k, v in pairs(value) do
-    copy[k] = deep_copy(v)
+    result[k] = deep_copy(v)
   end
-  return copy
+  return result
 end
 
 -- a non-empty key without empty segments
@@ -316,14 +317,6 @@ local function notify(state, changed, old_tree)
   end
 end
 
-local function shallow_copy(t)
-  local c = {}
-  for k, v in pairs(t) do
-    c[k] = v
-  end
-  return c
-end
-
 -- `tree` with the value at `at` replaced by `subtree`: a new table for each
 -- level down to `at`, everything else shared (the old tree stays as it was,
 -- for the listeners' old values and for snapshots)
@@ -331,7 +324,7 @@ local function replaced(tree, at, subtree)
   if at == "" then
     return subtree
   end
-  local root = type(tree) == "table" and shallow_copy(tree) or {}
+  local root = type(tree) == "table" and copy(tree) or {}
   local node, start = root, 1
   while true do
     local dot = at:find(".", start, true)
@@ -341,7 +334,7 @@ local function replaced(tree, at, subtree)
       return root
     end
     local child = node[segment]
-    child = type(child) == "table" and shallow_copy(child) or {}
+    child = type(child) == "table" and copy(child) or {}
     node[segment] = child
     node, start = child, dot + 1
   end

@@ -1651,53 +1651,35 @@ mod tests {
 
     // ---- atomic save
 
-    /// A fresh folder under the system's temporary folder, removed on drop.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Scratch {
-            let path =
-                std::env::temp_dir().join(format!("qtforge-config-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).expect("create scratch folder");
-            Scratch(path)
-        }
-
-        fn entries(&self) -> Vec<String> {
-            let mut names: Vec<String> = fs::read_dir(&self.0)
-                .expect("list scratch folder")
-                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            names
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
+    /// The names in a folder, hidden ones included, sorted.
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .expect("list scratch folder")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
     }
 
     #[test]
     fn save_atomic_writes_and_replaces_leaving_no_temporary_files() -> Result {
-        let scratch = Scratch::new("save");
-        let path = scratch.0.join("app.toml");
+        let scratch = tempfile::tempdir().expect("scratch folder");
+        let path = scratch.path().join("app.toml");
         save_atomic(&path, "a = 1\n")?;
         assert_eq!(fs::read_to_string(&path).ok().as_deref(), Some("a = 1\n"));
         save_atomic(&path, "a = 2\n")?;
         assert_eq!(fs::read_to_string(&path).ok().as_deref(), Some("a = 2\n"));
-        assert_eq!(scratch.entries(), vec!["app.toml".to_owned()]);
+        assert_eq!(entries(scratch.path()), vec!["app.toml".to_owned()]);
         Ok(())
     }
 
     #[test]
     fn save_atomic_removes_what_dead_saves_left_behind() -> Result {
-        let scratch = Scratch::new("stale");
-        let path = scratch.0.join("state.json");
-        let old = scratch.0.join(".state.json.99999.0.tmp");
-        let fresh = scratch.0.join(".state.json.99998.0.tmp");
-        let other = scratch.0.join(".other.json.99999.0.tmp");
+        let scratch = tempfile::tempdir().expect("scratch folder");
+        let path = scratch.path().join("state.json");
+        let old = scratch.path().join(".state.json.99999.0.tmp");
+        let fresh = scratch.path().join(".state.json.99998.0.tmp");
+        let other = scratch.path().join(".other.json.99999.0.tmp");
         for leftover in [&old, &fresh, &other] {
             fs::write(leftover, "{\"n\": 1").expect("write a leftover");
         }
@@ -1713,7 +1695,7 @@ mod tests {
         // an old leftover of this file goes; a recent one (a save under way) and
         // another file's stay
         assert_eq!(
-            scratch.entries(),
+            entries(scratch.path()),
             vec![
                 ".other.json.99999.0.tmp".to_owned(),
                 ".state.json.99998.0.tmp".to_owned(),
@@ -1725,8 +1707,8 @@ mod tests {
 
     #[test]
     fn save_atomic_fails_cleanly_without_a_folder() {
-        let scratch = Scratch::new("missing");
-        let path = scratch.0.join("no-such-folder").join("app.json");
+        let scratch = tempfile::tempdir().expect("scratch folder");
+        let path = scratch.path().join("no-such-folder").join("app.json");
         match save_atomic(&path, "{}") {
             Err(Error::Io { path: at, reason }) => {
                 assert_eq!(at, path.display().to_string());
@@ -1737,15 +1719,15 @@ mod tests {
             }
             other => panic!("expected an io error, got {other:?}"),
         }
-        assert!(scratch.entries().is_empty());
+        assert!(entries(scratch.path()).is_empty());
     }
 
     #[cfg(unix)]
     #[test]
     fn save_atomic_keeps_permissions() -> Result {
         use std::os::unix::fs::PermissionsExt;
-        let scratch = Scratch::new("mode");
-        let path = scratch.0.join("secret.json");
+        let scratch = tempfile::tempdir().expect("scratch folder");
+        let path = scratch.path().join("secret.json");
         fs::write(&path, "{}").expect("write");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
         save_atomic(&path, "{\"a\": 1}\n")?;
@@ -1755,7 +1737,7 @@ mod tests {
             fs::read_to_string(&path).ok().as_deref(),
             Some("{\"a\": 1}\n")
         );
-        assert_eq!(scratch.entries(), vec!["secret.json".to_owned()]);
+        assert_eq!(entries(scratch.path()), vec!["secret.json".to_owned()]);
         Ok(())
     }
 

@@ -684,32 +684,8 @@ impl LogHub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-    /// A fresh folder under the system temp folder, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> io::Result<TempDir> {
-            let path =
-                std::env::temp_dir().join(format!("qtforge-logging-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path)?;
-            Ok(TempDir(path))
-        }
-
-        fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     fn fields(value: Value) -> Map<String, Value> {
         match value {
@@ -818,7 +794,7 @@ mod tests {
 
     #[test]
     fn the_file_sink_writes_plain_lines() -> TestResult {
-        let dir = TempDir::new("plain")?;
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("app.log");
         std::fs::write(&path, "earlier line\n")?;
         let mut hub = LogHub::new();
@@ -861,7 +837,7 @@ mod tests {
 
     #[test]
     fn the_file_sink_writes_json_lines_that_parse_back() -> TestResult {
-        let dir = TempDir::new("json")?;
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("app.jsonl");
         let mut hub = LogHub::new();
         hub.add_sink(SinkSpec::File {
@@ -907,7 +883,7 @@ mod tests {
 
     #[test]
     fn a_file_in_a_missing_folder_is_an_io_error() -> TestResult {
-        let dir = TempDir::new("missing")?;
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("no-such-folder").join("app.log");
         let mut hub = LogHub::new();
         match hub.add_sink(SinkSpec::File {
@@ -983,7 +959,7 @@ mod tests {
 
     #[test]
     fn fields_of_every_json_type_round_trip() -> TestResult {
-        let dir = TempDir::new("types")?;
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("types.jsonl");
         let mut hub = queued_hub()?;
         hub.add_sink(SinkSpec::File {

@@ -263,37 +263,26 @@ pub fn validate(path: &Path) -> Result<Validation, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Scratch {
-            let path = std::env::temp_dir()
-                .join(format!("qtforge-integrity-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(path.join("lib")).expect("scratch folder");
-            fs::create_dir_all(path.join(".git")).expect("scratch folder");
-            fs::write(path.join("init.lua"), "return {}\n").expect("write");
-            fs::write(path.join("plugin.toml"), "name = \"x\"\n").expect("write");
-            fs::write(path.join("lib/util.lua"), "return 1\n").expect("write");
-            fs::write(path.join(".git/HEAD"), "ref\n").expect("write");
-            fs::write(path.join("plugin.sig"), "key = \"\"\n").expect("write");
-            fs::write(path.join("lib/plugin.sig"), "not the signature\n").expect("write");
-            Scratch(path)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
+    /// A plugin folder with hidden files and signature files in it.
+    fn scratch() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("scratch folder");
+        let path = dir.path();
+        fs::create_dir_all(path.join("lib")).expect("scratch folder");
+        fs::create_dir_all(path.join(".git")).expect("scratch folder");
+        fs::write(path.join("init.lua"), "return {}\n").expect("write");
+        fs::write(path.join("plugin.toml"), "name = \"x\"\n").expect("write");
+        fs::write(path.join("lib/util.lua"), "return 1\n").expect("write");
+        fs::write(path.join(".git/HEAD"), "ref\n").expect("write");
+        fs::write(path.join("plugin.sig"), "key = \"\"\n").expect("write");
+        fs::write(path.join("lib/plugin.sig"), "not the signature\n").expect("write");
+        dir
     }
 
     #[test]
     fn hashes_are_sha256_in_hex() -> Result<(), Error> {
-        let scratch = Scratch::new("hash");
-        let path = scratch.0.join("abc.txt");
+        let scratch = scratch();
+        let path = scratch.path().join("abc.txt");
         fs::write(&path, "abc").map_err(|e| Error::Io {
             path: String::new(),
             reason: e.to_string(),
@@ -312,9 +301,9 @@ mod tests {
     #[test]
     fn files_are_listed_relative_and_sorted_without_hidden_ones_or_the_signature()
     -> Result<(), Error> {
-        let scratch = Scratch::new("list");
+        let scratch = scratch();
         assert_eq!(
-            plugin_files(&scratch.0)?,
+            plugin_files(scratch.path())?,
             vec!["init.lua", "lib/plugin.sig", "lib/util.lua", "plugin.toml"]
         );
         Ok(())
@@ -322,13 +311,16 @@ mod tests {
 
     #[test]
     fn a_clean_folder_checks_clean_and_every_difference_is_named() -> Result<(), Error> {
-        let scratch = Scratch::new("check");
-        let mut expected = hash_files(&scratch.0)?;
-        assert!(check(&scratch.0, &expected)?.is_clean());
-        fs::write(scratch.0.join("lib/util.lua"), "return 2\n").expect("tamper");
-        fs::write(scratch.0.join("extra.lua"), "os.exit()\n").expect("add");
-        expected.insert("gone.lua".into(), hash_file(&scratch.0.join("init.lua"))?);
-        let report = check(&scratch.0, &expected)?;
+        let scratch = scratch();
+        let mut expected = hash_files(scratch.path())?;
+        assert!(check(scratch.path(), &expected)?.is_clean());
+        fs::write(scratch.path().join("lib/util.lua"), "return 2\n").expect("tamper");
+        fs::write(scratch.path().join("extra.lua"), "os.exit()\n").expect("add");
+        expected.insert(
+            "gone.lua".into(),
+            hash_file(&scratch.path().join("init.lua"))?,
+        );
+        let report = check(scratch.path(), &expected)?;
         assert_eq!(report.changed.len(), 1);
         assert_eq!(report.changed[0].0, "lib/util.lua");
         assert_eq!(report.missing, vec!["gone.lua"]);

@@ -283,47 +283,31 @@ pub fn entry(root: &Path) -> Result<Option<(PathBuf, LockedPlugin)>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::security::testing::plugin_folder;
 
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Scratch {
-            let path =
-                std::env::temp_dir().join(format!("qtforge-lock-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&path);
-            for (plugin, version) in [("alpha", "1.0.0"), ("beta", "2.1.0")] {
-                let dir = path.join(plugin);
-                fs::create_dir_all(dir.join("lib")).expect("scratch folder");
-                let manifest = format!("name = \"{plugin}\"\nversion = \"{version}\"\n");
-                fs::write(dir.join("plugin.toml"), manifest).expect("write");
-                fs::write(dir.join("init.lua"), "return {}\n").expect("write");
-                fs::write(dir.join("lib/util.lua"), "return 1\n").expect("write");
-            }
-            // neither is a plugin folder: no manifest, hidden
-            fs::create_dir_all(path.join("shared")).expect("scratch folder");
-            fs::create_dir_all(path.join(".cache")).expect("scratch folder");
-            fs::write(path.join(".cache/plugin.toml"), "junk").expect("write");
-            Scratch(path)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
+    /// Two plugin folders, and two that are not plugins (no manifest; hidden).
+    fn scratch() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("scratch folder");
+        let path = dir.path();
+        plugin_folder(path, "alpha", "1.0.0");
+        plugin_folder(path, "beta", "2.1.0");
+        fs::create_dir_all(path.join("shared")).expect("scratch folder");
+        fs::create_dir_all(path.join(".cache")).expect("scratch folder");
+        fs::write(path.join(".cache/plugin.toml"), "junk").expect("write");
+        dir
     }
 
     #[test]
     fn a_lock_lists_every_plugin_folder_and_reads_back() -> Result<(), Error> {
-        let scratch = Scratch::new("roundtrip");
-        let (path, count) = write(&scratch.0)?;
+        let scratch = scratch();
+        let (path, count) = write(scratch.path())?;
         assert_eq!(count, 2);
-        assert_eq!(path, scratch.0.join(LOCK_FILE));
+        assert_eq!(path, scratch.path().join(LOCK_FILE));
         let text = fs::read_to_string(&path).expect("read");
         assert!(text.starts_with(HEADER));
         assert!(text.contains("[plugins.alpha.files]"));
         let lock = read(&path)?.expect("a lock");
-        assert_eq!(lock, build(&scratch.0)?);
+        assert_eq!(lock, build(scratch.path())?);
         let alpha = &lock.plugins["alpha"];
         assert_eq!(alpha.version, "1.0.0");
         let files: Vec<&str> = alpha.files.keys().map(String::as_str).collect();
@@ -333,19 +317,19 @@ mod tests {
 
     #[test]
     fn an_entry_is_found_by_folder_name_and_compares_with_the_files() -> Result<(), Error> {
-        let scratch = Scratch::new("entry");
-        assert_eq!(entry(&scratch.0.join("alpha"))?, None);
-        write(&scratch.0)?;
+        let scratch = scratch();
+        assert_eq!(entry(&scratch.path().join("alpha"))?, None);
+        write(scratch.path())?;
         let (lock_path, alpha) =
-            entry(&scratch.0.join("alpha").join("lib").join(".."))?.expect("alpha is locked");
-        assert_eq!(lock_path, scratch.0.join(LOCK_FILE));
-        let root = scratch.0.join("alpha");
+            entry(&scratch.path().join("alpha").join("lib").join(".."))?.expect("alpha is locked");
+        assert_eq!(lock_path, scratch.path().join(LOCK_FILE));
+        let root = scratch.path().join("alpha");
         assert!(integrity::check(&root, &alpha.files)?.is_clean());
         fs::write(root.join("lib/util.lua"), "return 2\n").expect("tamper");
         let report = integrity::check(&root, &alpha.files)?;
         assert_eq!(report.changed.len(), 1);
         assert_eq!(report.changed[0].0, "lib/util.lua");
-        assert_eq!(entry(&scratch.0.join("shared"))?, None);
+        assert_eq!(entry(&scratch.path().join("shared"))?, None);
         Ok(())
     }
 
@@ -384,10 +368,10 @@ mod tests {
 
     #[test]
     fn a_broken_plugin_in_the_folder_fails_the_lock() {
-        let scratch = Scratch::new("broken");
-        fs::write(scratch.0.join("beta/plugin.toml"), "name = 3\n").expect("write");
-        let err = write(&scratch.0).expect_err("beta does not read");
+        let scratch = scratch();
+        fs::write(scratch.path().join("beta/plugin.toml"), "name = 3\n").expect("write");
+        let err = write(scratch.path()).expect_err("beta does not read");
         assert_eq!(err.code(), "invalid_manifest");
-        assert!(!scratch.0.join(LOCK_FILE).exists());
+        assert!(!scratch.path().join(LOCK_FILE).exists());
     }
 }

@@ -72,8 +72,18 @@ end
 --- and an Error (capability_denied, integrity_mismatch, signature_invalid).
 --- `origin` is "file", "inline" or "native". Nothing is recorded: the
 --- manager records the grant of a plugin that loads.
+local ORIGINS = { file = true, inline = true, native = true }
+
 function Methods:admit(plan, origin)
   check_manager("SecurityManager:admit", self)
+  if type(plan) ~= "table" or type(plan.id) ~= "string" then
+    error("SecurityManager:admit: argument 'plan' must be a load plan or manifest table with an id, got "
+      .. describe(plan), 2)
+  end
+  if not ORIGINS[origin] then
+    error("SecurityManager:admit: argument 'origin' must be \"file\", \"inline\" or \"native\", got "
+      .. describe(origin), 2)
+  end
   local id = plan.id
   local signed = false
   local folder = origin == "file" and plan.kind == "folder"
@@ -128,6 +138,9 @@ end
 --- trust_level(id): "trusted" or "sandboxed" for a loaded plugin, else nil.
 function Methods:trust_level(id)
   check_manager("SecurityManager:trust_level", self)
+  if type(id) ~= "string" then
+    error("SecurityManager:trust_level: argument 'plugin_id' must be a plugin id string, got " .. describe(id), 2)
+  end
   local grant = self._permissions._grants[id]
   return grant and grant.trust
 end

@@ -615,7 +615,8 @@ mod tests {
 
     #[test]
     fn paths_resolve_through_symlinks_and_stay_inside() {
-        let dir = std::env::temp_dir().join(format!("qtforge-policy-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let inside = dir.join("plugin");
         let outside = dir.join("secret");
         fs::create_dir_all(&inside).unwrap();
@@ -641,6 +642,5 @@ mod tests {
         assert!(resolve_allowed(&allowed, Some(&inside), "missing/dir/file").is_err());
         assert!(resolve_allowed(&allowed, None, "data.txt").is_err());
         assert!(resolve_allowed(&allowed, Some(&inside), "").is_err());
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -19,7 +19,7 @@ local unpack = table.unpack or unpack -- luacheck: ignore 113
 local coroutine_create, coroutine_resume = coroutine.create, coroutine.resume
 
 local support = native.support
-local describe = support.describe
+local describe, copy = support.describe, support.copy
 local Error = native.Error
 local monotonic = native.monotonic
 local resolve_path = native.resolve_path
@@ -88,15 +88,6 @@ local function view(source, name, callable)
   return setmetatable({}, meta)
 end
 
-local function copy(source, leave_out)
-  local t = {}
-  for k, v in pairs(source) do
-    if not (leave_out and leave_out[k]) then
-      t[k] = v
-    end
-  end
-  return t
-end
 
 -- The pristine libraries, copied once: what a host or a trusted plugin later
 -- does to `string` or `math` does not reach a sandbox. string.dump is left

@@ -274,37 +274,15 @@ pub fn sign(path: &Path, secret: &SigningKey) -> Result<Signed, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::security::testing::plugin_folder;
     use std::fs;
-    use std::path::PathBuf;
 
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        /// A folder holding the plugin folders `one` and `two`.
-        fn new(name: &str) -> Scratch {
-            let path =
-                std::env::temp_dir().join(format!("qtforge-trust-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&path);
-            for plugin in ["one", "two"] {
-                let dir = path.join(plugin);
-                fs::create_dir_all(dir.join("lib")).expect("scratch folder");
-                let manifest = format!("name = \"{plugin}\"\nversion = \"1.0.0\"\n");
-                fs::write(dir.join("plugin.toml"), manifest).expect("write");
-                fs::write(dir.join("init.lua"), "return {}\n").expect("write");
-                fs::write(dir.join("lib/util.lua"), "return 1\n").expect("write");
-            }
-            Scratch(path)
-        }
-
-        fn plugin(&self, name: &str) -> PathBuf {
-            self.0.join(name)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
+    /// A folder holding the plugin folders `one` and `two`.
+    fn scratch() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("scratch folder");
+        plugin_folder(dir.path(), "one", "1.0.0");
+        plugin_folder(dir.path(), "two", "1.0.0");
+        dir
     }
 
     fn keypair() -> Result<(String, SigningKey), Error> {
@@ -345,48 +323,49 @@ mod tests {
 
     #[test]
     fn a_signed_folder_verifies_and_names_its_trusted_key() -> Result<(), Error> {
-        let scratch = Scratch::new("roundtrip");
+        let scratch = scratch();
         let (public, secret) = keypair()?;
-        let signed = sign(&scratch.plugin("one"), &secret)?;
+        let signed = sign(&scratch.path().join("one"), &secret)?;
         assert_eq!(signed.plugin_id, "one");
         assert_eq!(signed.public_key, public);
-        let text = fs::read_to_string(scratch.plugin("one").join(SIGNATURE_FILE)).map_err(|e| {
-            Error::Io {
-                path: "plugin.sig".into(),
-                reason: e.to_string(),
-            }
-        })?;
+        let text =
+            fs::read_to_string(scratch.path().join("one").join(SIGNATURE_FILE)).map_err(|e| {
+                Error::Io {
+                    path: "plugin.sig".into(),
+                    reason: e.to_string(),
+                }
+            })?;
         assert!(text.starts_with(HEADER) && text.contains(&public));
 
-        let found = verify(&scratch.plugin("one"), &trusting("release", &public))?;
+        let found = verify(&scratch.path().join("one"), &trusting("release", &public))?;
         assert!(found.signed && found.trusted);
         assert_eq!(found.key.as_deref(), Some("release"));
         assert_eq!(found.public_key.as_deref(), Some(public.as_str()));
         // a plugin.sig does not make itself "unlisted" in the plugin's files
-        assert!(!integrity::hash_files(&scratch.plugin("one"))?.contains_key(SIGNATURE_FILE));
+        assert!(!integrity::hash_files(&scratch.path().join("one"))?.contains_key(SIGNATURE_FILE));
         Ok(())
     }
 
     #[test]
     fn another_key_verifies_but_is_not_trusted() -> Result<(), Error> {
-        let scratch = Scratch::new("untrusted");
+        let scratch = scratch();
         let (_, secret) = keypair()?;
         let (other, _) = keypair()?;
-        sign(&scratch.plugin("one"), &secret)?;
-        let found = verify(&scratch.plugin("one"), &trusting("other", &other))?;
+        sign(&scratch.path().join("one"), &secret)?;
+        let found = verify(&scratch.path().join("one"), &trusting("other", &other))?;
         assert!(found.signed && !found.trusted);
         assert_eq!(found.key, None);
-        let unsigned = verify(&scratch.plugin("two"), &BTreeMap::new())?;
+        let unsigned = verify(&scratch.path().join("two"), &BTreeMap::new())?;
         assert!(!unsigned.signed && !unsigned.trusted && unsigned.public_key.is_none());
         Ok(())
     }
 
     #[test]
     fn a_changed_added_or_removed_file_breaks_the_signature() -> Result<(), Error> {
-        let scratch = Scratch::new("tamper");
+        let scratch = scratch();
         let (public, secret) = keypair()?;
         let keys = trusting("k", &public);
-        let one = scratch.plugin("one");
+        let one = scratch.path().join("one");
         sign(&one, &secret)?;
         fs::write(one.join("lib/util.lua"), "return 2\n").expect("tamper");
         assert!(reason(verify(&one, &keys)).starts_with("signature does not match"));
@@ -402,24 +381,24 @@ mod tests {
 
     #[test]
     fn a_signature_copied_from_another_plugin_does_not_match() -> Result<(), Error> {
-        let scratch = Scratch::new("copied");
+        let scratch = scratch();
         let (public, secret) = keypair()?;
-        sign(&scratch.plugin("one"), &secret)?;
+        sign(&scratch.path().join("one"), &secret)?;
         fs::copy(
-            scratch.plugin("one").join(SIGNATURE_FILE),
-            scratch.plugin("two").join(SIGNATURE_FILE),
+            scratch.path().join("one").join(SIGNATURE_FILE),
+            scratch.path().join("two").join(SIGNATURE_FILE),
         )
         .expect("copy");
-        let why = reason(verify(&scratch.plugin("two"), &trusting("k", &public)));
+        let why = reason(verify(&scratch.path().join("two"), &trusting("k", &public)));
         assert!(why.starts_with("signature does not match"), "{why}");
         Ok(())
     }
 
     #[test]
     fn a_malformed_plugin_sig_says_what_is_wrong() -> Result<(), Error> {
-        let scratch = Scratch::new("malformed");
+        let scratch = scratch();
         let (public, _) = keypair()?;
-        let sig = scratch.plugin("one").join(SIGNATURE_FILE);
+        let sig = scratch.path().join("one").join(SIGNATURE_FILE);
         let good_signature = "0".repeat(128);
         let cases = [
             ("key = \n".to_owned(), "line 1: "),
@@ -453,7 +432,7 @@ mod tests {
         ];
         for (text, words) in cases {
             fs::write(&sig, &text).expect("write");
-            let why = reason(verify(&scratch.plugin("one"), &BTreeMap::new()));
+            let why = reason(verify(&scratch.path().join("one"), &BTreeMap::new()));
             assert!(why.starts_with("malformed plugin.sig: "), "{why}");
             assert!(why.contains(words), "{why:?} lacks {words:?}");
         }

@@ -13,6 +13,7 @@ local BENCHMARKS = {
   "managers_bench",
   "security_bench",
   "reload_bench",
+  "metrics_bench",
 }
 
 print("qtforge bench under " .. harness.interpreter())

@@ -37,6 +37,7 @@ local bus_classes = debug.getregistry()["qtforge.communication.classes"]
 local manager_classes = debug.getregistry()["qtforge.managers.classes"]
 local security_classes = debug.getregistry()["qtforge.security.classes"]
 local reloader_methods = getmetatable(qtforge.monitoring.PluginHotReloadManager(qtforge.core.PluginManager())).__index
+local collector_methods = getmetatable(qtforge.monitoring.PluginMetricsCollector({ enabled = false })).__index
 
 -- each class: its label, the table users call, its stub name, the table holding
 -- its objects' methods, and their stub name
@@ -84,6 +85,8 @@ local CLASSES = {
     security_classes._PermissionSystem, "PermissionSystem" },
   { "qtforge.monitoring.PluginHotReloadManager", qtforge.monitoring.PluginHotReloadManager,
     "PluginHotReloadManagerClass", reloader_methods, "PluginHotReloadManager" },
+  { "qtforge.monitoring.PluginMetricsCollector", qtforge.monitoring.PluginMetricsCollector,
+    "PluginMetricsCollectorClass", collector_methods, "PluginMetricsCollector" },
 }
 
 describe("lua/types", function()

@@ -109,6 +109,17 @@ end
 
 --- A callable class table: Name(...) and Name.new(...) build the same object;
 --- `make(level, ...)` raises misuse at `level`, the caller of either form.
+-- An object whose collection calls fn: a table __gc is 5.4 only, hence a
+-- proxy where newproxy exists (LuaJIT, 5.1).
+function support.gc_sentinel(fn)
+  if newproxy then -- luacheck: ignore 113
+    local proxy = newproxy(true) -- luacheck: ignore 113
+    getmetatable(proxy).__gc = fn
+    return proxy
+  end
+  return setmetatable({}, { __gc = fn })
+end
+
 function support.class(name, make, statics)
   local t = statics or {}
   t.new = function(...)

@@ -763,6 +763,52 @@ mod tests {
     }
 
     #[test]
+    fn a_polled_folder_that_goes_away_reports_errors_until_unwatched() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let watched = dir.path().join("watched");
+        fs::create_dir(&watched)?;
+        let mut watcher = FileWatcher::new(WatchMode::Poll(Duration::from_millis(20)), DEBOUNCE)?;
+        watcher.watch_dir(&watched, true)?;
+        assert!(watcher.errors().is_empty());
+        // errors name the folder the system was asked about: the resolved one
+        let shown = fs::canonicalize(&watched)?.display().to_string();
+
+        fs::remove_dir(&watched)?;
+        let start = Instant::now();
+        let mut errors = watcher.errors();
+        while errors.is_empty() && start.elapsed() < PATIENCE {
+            std::thread::sleep(Duration::from_millis(10));
+            errors = watcher.errors();
+        }
+        assert!(!errors.is_empty(), "no error for the vanished folder");
+        assert!(errors.iter().all(|e| e.contains(&shown)), "{errors:?}");
+        // Each scan fails again; unwatching ends it. A scan under way when
+        // unwatch was called has reported before unwatch returned.
+        assert!(watcher.unwatch(&watched));
+        watcher.errors();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(watcher.errors(), Vec::<String>::new());
+        Ok(())
+    }
+
+    #[test]
+    fn errors_are_drained_oldest_first_and_capped() -> TestResult {
+        let watcher = FileWatcher::new(WatchMode::Events, DEBOUNCE)?;
+        for i in 0..MAX_ERRORS + 5 {
+            lock(&watcher.shared).push_error(format!("error {i}"));
+        }
+        let errors = watcher.errors();
+        assert_eq!(errors.len(), MAX_ERRORS + 1);
+        assert_eq!(errors[0], "error 0");
+        assert_eq!(errors[MAX_ERRORS - 1], format!("error {}", MAX_ERRORS - 1));
+        assert_eq!(errors[MAX_ERRORS], "5 more watcher error(s) were dropped");
+        assert!(watcher.errors().is_empty(), "errors() drains");
+        lock(&watcher.shared).push_error("after".to_string());
+        assert_eq!(watcher.errors(), vec!["after".to_string()]);
+        Ok(())
+    }
+
+    #[test]
     fn watching_in_a_missing_folder_is_an_io_error() -> TestResult {
         let dir = tempfile::tempdir()?;
         let mut watcher = FileWatcher::new(WatchMode::Events, DEBOUNCE)?;

@@ -193,6 +193,31 @@ local function drop_routes(self, slots)
   end
 end
 
+-- What a route's array holds for a subscription: its call, or, while its
+-- plugin's messages are counted (metrics), a call that counts each delivery.
+-- Chosen when the array is made, so a bus without metrics pays nothing.
+local function delivered_call(record)
+  local owner = record.owner
+  local counts = owner and owner._counts
+  if counts == nil then
+    return record.call
+  end
+  if record.counted_for ~= counts then
+    local call = record.call
+    record.counted_call = function(message)
+      counts.received = counts.received + 1
+      local result = call(message)
+      if result == SKIPPED then
+        -- its filter turned the message away
+        counts.received = counts.received - 1
+      end
+      return result
+    end
+    record.counted_for = counts
+  end
+  return record.counted_call
+end
+
 -- The array of records a publish on `topic` runs, from the router.
 -- The route of `topic`, or nil and what is wrong with the topic.
 local function find_route(self, topic)
@@ -214,7 +239,7 @@ local function find_route(self, topic)
     for i = 1, #ids do
       local record = subs[ids[i]]
       records[i] = record
-      list[i] = record.call
+      list[i] = delivered_call(record)
       record.placed[list] = i
     end
   end
@@ -1506,10 +1531,18 @@ function PluginBus:publish(a, b)
   local bus = type(self) == "table" and self._bus
   local routes = bus and bus._routes
   local list = routes and routes[a]
+  local counts = list and self._counts
+  if counts then
+    counts.sent = counts.sent + 1
+  end
   if not list then
     check_plugin_bus("bus:publish", self)
     bus = bus_of(self, "bus:publish")
     local ran = publish_slow(bus, self._id, "bus:publish", a, b, 2)
+    counts = self._counts
+    if counts then
+      counts.sent = counts.sent + 1
+    end
     return ran
   end
   bus._published = bus._published + 1
@@ -1539,6 +1572,10 @@ end
 function PluginBus:post(a, b)
   check_plugin_bus("bus:post", self)
   local ok, err = post(bus_of(self, "bus:post"), self._id, "bus:post", a, b, 2)
+  local counts = self._counts
+  if ok and counts then
+    counts.sent = counts.sent + 1
+  end
   return ok, err
 end
 
@@ -1631,6 +1668,16 @@ return {
   -- for manager.lua
   plugin_bus = plugin_bus,
   release = release,
+  -- metrics: count what `view` (a plugin's bus) sends and receives into
+  -- `counts` ({ sent, received }), or stop with nil
+  count_messages = function(view, counts)
+    view._counts = counts
+    local bus = view._bus
+    if bus ~= nil and next(view._subscriptions) ~= nil then
+      -- the route arrays are made again, with or without counting calls
+      bus._routes, bus._slot_topics = {}, {}
+    end
+  end,
   -- metatables, for specs that check every public method has a type stub
   _Bus = Bus,
   _Message = Message,

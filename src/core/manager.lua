@@ -20,6 +20,7 @@ local check_options, class, listen = support.check_options, support.class, suppo
 local Error = native.Error
 local communication = native.communication
 local plugin_bus, release_bus = communication.plugin_bus, communication.release
+local count_messages = communication.count_messages
 local bus_flush = communication._Bus.flush
 local resources_classes = native.managers.resources
 local plugin_resources, release_resources = resources_classes.plugin_resources, resources_classes.release_all
@@ -39,6 +40,31 @@ local is_library = native.is_library
 local monotonic = native.monotonic
 local read_module = native.read_module
 
+-- The clock metered calls and updates read twice each. Under LuaJIT on Linux it
+-- is clock_gettime through the FFI, which compiles into the trace; a call into
+-- Rust (monotonic) would end the trace on every metered call.
+local clock = monotonic
+if jit and jit.os == "Linux" then
+  local ok, ffi = pcall(require, "ffi")
+  if ok then
+    -- declared under names of our own, so that a host's declarations of the
+    -- same C functions cannot clash with these
+    ok = pcall(ffi.cdef, [[
+      struct qtforge_timespec { long tv_sec; long tv_nsec; };
+      int qtforge_clock_gettime(int clock_id, struct qtforge_timespec *now) __asm__("clock_gettime");
+    ]])
+    local now = ok and ffi.new("struct qtforge_timespec")
+    local C, tonumber = ffi.C, tonumber
+    local CLOCK_MONOTONIC = 1
+    if now and pcall(C.qtforge_clock_gettime, CLOCK_MONOTONIC, now) then
+      clock = function()
+        C.qtforge_clock_gettime(CLOCK_MONOTONIC, now)
+        return tonumber(now.tv_sec) + tonumber(now.tv_nsec) * 1e-9
+      end
+    end
+  end
+end
+
 -- what ctx.require("qtforge") gives a plugin: the parts with no authority
 local SAFE_API = sandbox.safe_api({
   Version = Version,
@@ -49,7 +75,8 @@ local SAFE_API = sandbox.safe_api({
 })
 
 -- the hooks a plugin table may define; each must be a function when present
-local HOOKS = { "on_load", "on_start", "on_stop", "on_unload", "update", "on_configure", "on_reload", "health" }
+local HOOKS = { "on_load", "on_start", "on_stop", "on_unload", "update", "on_configure", "on_reload", "health",
+  "on_dependency_reloaded" }
 local MANAGER_OPTIONS = {
   autostart = "boolean",
   log = "function",
@@ -135,14 +162,7 @@ local function default_log(level, plugin_id, message)
   end
 end
 
-local function gc_sentinel(fn)
-  if newproxy then -- luacheck: ignore 113
-    local proxy = newproxy(true) -- luacheck: ignore 113
-    getmetatable(proxy).__gc = fn
-    return proxy
-  end
-  return setmetatable({}, { __gc = fn })
-end
+local gc_sentinel = support.gc_sentinel
 
 ---------------------------------------------------------------------------
 -- PluginManager
@@ -171,12 +191,17 @@ end
 local Manager = { __name = "qtforge.core.PluginManager" }
 Manager.__index = Manager
 
-local function emit(self, event_type, id, err)
+local function emit(self, event_type, id, err, fields)
   local listeners = self._listeners
   if #listeners == 0 then
     return
   end
   local event = { type = event_type, plugin_id = id, error = err }
+  if fields ~= nil then
+    for key, value in pairs(fields) do
+      event[key] = value
+    end
+  end
   for i = 1, #listeners do
     local ok, problem = pcall(listeners[i], event)
     if not ok then
@@ -188,6 +213,135 @@ end
 local function instance_of(self, id)
   local slot = self._slots[id]
   return slot and slot.instance
+end
+
+---------------------------------------------------------------------------
+-- Metrics. While a PluginMetricsCollector is attached, self._meter holds a
+-- record per plugin id, and calls through the manager and handles, update
+-- ticks and each plugin's bus count into it. Without one, those paths test
+-- one field and go on; direct calls of `exports` are never counted.
+---------------------------------------------------------------------------
+
+local function new_record()
+  return {
+    calls = 0,
+    errors = 0,
+    call_time = 0,
+    exports = {},
+    updates = 0,
+    update_errors = 0,
+    update_time = 0,
+    sent = 0,
+    received = 0,
+    last_error = nil,
+  }
+end
+
+local function record_of(meter, id)
+  local rec = meter[id]
+  if rec == nil then
+    rec = new_record()
+    meter[id] = rec
+  end
+  return rec
+end
+
+-- the end of a metered call: count it (and time it, when `started`), then
+-- return its results or raise its error again, unchanged (level 0: the
+-- message keeps its own location)
+local function settle(rec, export, started, ok, ...)
+  rec.calls = rec.calls + 1
+  export.calls = export.calls + 1
+  if started then
+    local elapsed = clock() - started
+    rec.call_time = rec.call_time + elapsed
+    export.time = export.time + elapsed
+  end
+  if ok then
+    return ...
+  end
+  rec.errors = rec.errors + 1
+  export.errors = export.errors + 1
+  local problem = ...
+  rec.last_error = { value = problem, export = export.name, at = monotonic() }
+  error(problem, 0)
+end
+
+local function metered_call(self, meter, id, name, fn, ...)
+  local rec = meter[id] or record_of(meter, id)
+  local export = rec.exports[name]
+  if export == nil then
+    export = { name = name, calls = 0, errors = 0, time = 0 }
+    rec.exports[name] = export
+  end
+  -- reading the clock twice is most of what metering a call costs
+  return settle(rec, export, self._meter_timed and clock(), pcall(fn, ...))
+end
+
+-- A collector attaches (on) or detaches, timing calls and updates or only
+-- counting them; metering runs while any is attached, timing while any that
+-- times is.
+local function set_metering(self, on, timed)
+  local step = on and 1 or -1
+  local users = math.max(0, self._meter_users + step)
+  self._meter_users = users
+  if timed then
+    self._meter_timing_users = math.max(0, self._meter_timing_users + step)
+  end
+  self._meter_timed = self._meter_timing_users > 0
+  local meter = users > 0 and self._meter_records or nil
+  if meter == self._meter then
+    return
+  end
+  self._meter = meter
+  for _, slot in ipairs(self._order) do
+    local inst = slot.instance
+    if inst ~= nil then
+      count_messages(inst.ctx.bus, meter and record_of(meter, slot.id))
+    end
+  end
+end
+
+-- Every manager alive in this Lua state, with its number (creation order), for
+-- a collector made without a manager; `everywhere` counts such collectors,
+-- so that managers made later are metered too.
+local live_managers = setmetatable({}, { __mode = "k" })
+-- work every manager's update_all_plugins does every POLL_INTERVAL (a hot
+-- reloader made without a manager)
+-- (listen replaces the list on each change, so that a tick under way keeps its own)
+local global = { pollers = {} }
+local managers_made = 0
+local everywhere, everywhere_timed = 0, 0
+
+local function set_metering_everywhere(on, timed)
+  local step = on and 1 or -1
+  everywhere = math.max(0, everywhere + step)
+  if timed then
+    everywhere_timed = math.max(0, everywhere_timed + step)
+  end
+  for manager in pairs(live_managers) do
+    set_metering(manager, on, timed)
+  end
+end
+
+local function all_managers()
+  local list = {}
+  for manager in pairs(live_managers) do
+    list[#list + 1] = manager
+  end
+  table.sort(list, function(a, b)
+    return live_managers[a] < live_managers[b]
+  end)
+  return list
+end
+
+-- Kept for the metrics whether or not a collector is attached: an error that
+-- failed the plugin or refused its reload, and when.
+local function note_error(self, id, err)
+  local slot = self._slots[id]
+  if slot ~= nil then
+    slot.last_error, slot.last_error_at = err, monotonic()
+  end
 end
 
 -- The plugins update_all_plugins ticks: running, with an update hook, in load
@@ -250,6 +404,9 @@ local function fail_plugin(self, inst, stage, captured)
   err.traceback = captured.traceback
   inst.state = "failed"
   set_state(self, inst, "failed")
+  if instance_of(self, inst.id) == inst then
+    note_error(self, inst.id, err)
+  end
   self._log("error", inst.id, err.message)
   emit(self, "failed", inst.id, err)
   return err
@@ -504,6 +661,10 @@ local function new_instance(self, plan, plugin, env, g, log)
     bus = plugin_bus(self._bus, plan.id, plan.retain_contracts_on_unload),
     resources = plugin_resources(self._resources, plan.id),
   }
+  local meter = self._meter
+  if meter ~= nil then
+    count_messages(inst.ctx.bus, record_of(meter, plan.id))
+  end
   inst.history[1] = { state = "loaded", at = monotonic() }
   inst.view = inst.ctx
   if g ~= nil then
@@ -568,6 +729,7 @@ end
 local function load_approved(self, plan, plugin, should_start)
   local core = self._core
   local id = plan.id
+  local started = monotonic()
   -- the policy decides first: nothing of a refused plugin runs
   local grant, refused = self._security:admit(plan, origin_of(plan, plugin))
   if grant == nil then
@@ -609,7 +771,8 @@ local function load_approved(self, plan, plugin, should_start)
   end
   core:finish_load(id)
   record_grant(self._security, id, grant)
-  local slot = { id = id, instance = inst }
+  -- load_time: from admission to loaded (and started, if asked), for the metrics
+  local slot = { id = id, instance = inst, load_time = monotonic() - started, reloads = 0, reload_failures = 0 }
   self._slots[id] = slot
   -- a load always comes last in the order Rust keeps, so appending matches it;
   -- loops over the order read its length once, so they do not see the new slot
@@ -697,8 +860,20 @@ local function new_manager(level, opts)
     _clock = nil,
     _updates = 0,
     _update_errors = 0,
+    _meter = nil,
+    _meter_records = {},
+    _meter_users = 0,
+    _meter_timing_users = 0,
+    _meter_timed = false,
   }, Manager)
   arm_sentinel(self)
+  managers_made = managers_made + 1
+  live_managers[self] = managers_made
+  if everywhere > 0 then
+    self._meter_users, self._meter_timing_users = everywhere, everywhere_timed
+    self._meter_timed = everywhere_timed > 0
+    self._meter = self._meter_records
+  end
   return self
 end
 
@@ -867,6 +1042,7 @@ local function unload_one(self, id)
     slot.last_info = self._core:info(id)
   end
   self._core:remove(id)
+  self._meter_records[id] = nil
   if slot then
     slot.last_version = inst and inst.version
     slot.instance = nil
@@ -903,6 +1079,71 @@ function Manager:unload_plugin(id, opts)
   return success(id, { unloaded = order, errors = problems })
 end
 
+-- A reload was refused: the old version runs on; the metrics count it.
+local function reload_refused(self, id, err)
+  local slot = self._slots[id]
+  slot.reload_failures = slot.reload_failures + 1
+  note_error(self, id, err)
+  emit(self, "reload_failed", id, err)
+end
+
+-- How a reload changed a plugin's exports: names added, removed, or now of
+-- another type; nil when they kept their shape (new functions for old ones
+-- are the same shape).
+local function exports_changes(old, new)
+  local added, removed, changed = {}, {}, {}
+  for name, value in pairs(new) do
+    local before = rawget(old, name)
+    if before == nil then
+      added[#added + 1] = name
+    elseif type(before) ~= type(value) then
+      changed[#changed + 1] = name
+    end
+  end
+  for name in pairs(old) do
+    if rawget(new, name) == nil then
+      removed[#removed + 1] = name
+    end
+  end
+  if #added + #removed + #changed == 0 then
+    return nil
+  end
+  local function by_name(a, b)
+    return tostring(a) < tostring(b)
+  end
+  table.sort(added, by_name)
+  table.sort(removed, by_name)
+  table.sort(changed, by_name)
+  return { added = added, removed = removed, changed = changed }
+end
+
+-- After a reload: each loaded plugin that declares `id` as a dependency gets
+-- a dependency_reloaded event and its on_dependency_reloaded(id, changes)
+-- hook (changes: nil, or how the exports changed shape; ctx.deps already
+-- gives the new exports). A hook that raises fails its plugin, as update does.
+local function tell_dependents(self, id, changes)
+  if changes ~= nil then
+    emit(self, "exports_changed", id, nil, { changes = changes })
+  end
+  local order = self._order
+  for i = 1, #order do
+    local inst = order[i].instance
+    local deps = inst and inst.info.dependencies
+    if deps ~= nil and inst.state ~= "failed" then
+      for _, name in ipairs(deps) do
+        if name == id then
+          emit(self, "dependency_reloaded", inst.id, nil, { dependency = id, changes = changes })
+          local ok, captured = call_hook(inst, "on_dependency_reloaded", id, changes)
+          if not ok then
+            fail_plugin(self, inst, "on_dependency_reloaded", captured)
+          end
+          break
+        end
+      end
+    end
+  end
+end
+
 --- Reloads a plugin from its files. The new version is loaded and checked first;
 --- if it fails at any step, the old one is brought back and keeps running.
 function Manager:reload_plugin(id)
@@ -912,15 +1153,16 @@ function Manager:reload_plugin(id)
   local plan, err = core:begin_reload(id)
   if not plan then
     if self._slots[id] then
-      emit(self, "reload_failed", id, err)
+      reload_refused(self, id, err)
     end
     return failure(err, { plugin_id = id })
   end
   local old = instance_of(self, id)
-  local grant, refused = self._security:admit(plan, "file")
+  -- admitted as its load was: a library is native code, not a file to sandbox
+  local grant, refused = self._security:admit(plan, origin_of(plan, nil))
   if grant == nil then
     core:refuse_reload(id)
-    emit(self, "reload_failed", id, refused)
+    reload_refused(self, id, refused)
     return failure(refused, { plugin_id = id })
   end
   local log = logger_for(self, id)
@@ -928,7 +1170,7 @@ function Manager:reload_plugin(id)
   if plugin == nil then
     err = core:abort_reload(id, stage, message, location)
     -- not "failed": the old version is still there, in the state it was
-    emit(self, "reload_failed", id, err)
+    reload_refused(self, id, err)
     return failure(err, { plugin_id = id })
   end
   local was = old.state
@@ -977,7 +1219,7 @@ function Manager:reload_plugin(id)
     if was == "running" then
       call_hook(old, "on_start", old.view)
     end
-    emit(self, "reload_failed", id, err)
+    reload_refused(self, id, err)
     return failure(err, { plugin_id = id })
   end
   core:finish_reload(id)
@@ -995,7 +1237,10 @@ function Manager:reload_plugin(id)
   core:set_state(id, state)
   new.history = old.history
   set_state(self, new, state)
+  local slot = self._slots[id]
+  slot.reloads = slot.reloads + 1
   emit(self, "reloaded", id)
+  tell_dependents(self, id, exports_changes(old.exports, new.exports))
   return success(id)
 end
 
@@ -1028,6 +1273,7 @@ function Manager:update_all_plugins(dt)
   self._time = time
   self._updates = self._updates + 1
   local list = self._ticking
+  local meter = self._meter
   for i = 1, #list do
     local inst = list[i]
     if inst.state == "running" then
@@ -1041,7 +1287,21 @@ function Manager:update_all_plugins(dt)
       info.time_since_first_update = time - first
       info.time_since_last_update = time - (inst.last_update or inst.init_time)
       inst.last_update = time
-      local ok, problem = pcall(inst.plugin_update, dt, info)
+      local ok, problem
+      if meter == nil then
+        ok, problem = pcall(inst.plugin_update, dt, info)
+      else
+        local started = self._meter_timed and clock()
+        ok, problem = pcall(inst.plugin_update, dt, info)
+        local rec = meter[inst.id] or record_of(meter, inst.id)
+        rec.updates = rec.updates + 1
+        if started then
+          rec.update_time = rec.update_time + (clock() - started)
+        end
+        if not ok then
+          rec.update_errors = rec.update_errors + 1
+        end
+      end
       if not ok then
         self._update_errors = self._update_errors + 1
         -- a plugin its quota failed during this update is failed once
@@ -1060,11 +1320,12 @@ function Manager:update_all_plugins(dt)
     if config_watching(self._config) then
       self._config:poll()
     end
-    local pollers = self._pollers
-    for i = 1, #pollers do
-      local ok, problem = pcall(pollers[i])
-      if not ok then
-        self._log("error", "qtforge", "a poller failed: " .. safe_tostring(problem))
+    for _, pollers in ipairs({ self._pollers, global.pollers }) do
+      for i = 1, #pollers do
+        local ok, problem = pcall(pollers[i])
+        if not ok then
+          self._log("error", "qtforge", "a poller failed: " .. safe_tostring(problem))
+        end
       end
     end
   end
@@ -1173,6 +1434,10 @@ function Manager:call(id, name, ...)
   if type(fn) ~= "function" then
     error(string_format("PluginManager:call: plugin %q has no export %s", id, describe(name)), 2)
   end
+  local meter = self._meter
+  if meter ~= nil then
+    return metered_call(self, meter, id, name, fn, ...)
+  end
   return fn(...)
 end
 
@@ -1238,6 +1503,7 @@ local check_handle = method_check(HandleMeta, "a plugin handle")
 -- The method `plugin:f(...)` (or `plugin.f(...)`) that calls export f of
 -- whatever version of the plugin is loaded when it runs.
 local function make_export_method(h, slot, key)
+  local manager = rawget(h, "_manager")
   return function(self, ...)
     local inst = slot.instance
     if inst == nil then
@@ -1247,8 +1513,15 @@ local function make_export_method(h, slot, key)
     if type(fn) ~= "function" then
       error(string_format("plugin %q has no export %q", slot.id, key), 2)
     end
+    local meter = manager._meter
     if self == h then
+      if meter ~= nil then
+        return metered_call(manager, meter, slot.id, key, fn, ...)
+      end
       return fn(...)
+    end
+    if meter ~= nil then
+      return metered_call(manager, meter, slot.id, key, fn, self, ...)
     end
     return fn(self, ...)
   end
@@ -1401,6 +1674,11 @@ function Handle.call(h, name, ...)
   local fn = inst.exports[name]
   if type(fn) ~= "function" then
     error(string_format("plugin:call: plugin %q has no export %s", inst.id, describe(name)), 2)
+  end
+  local manager = rawget(h, "_manager")
+  local meter = manager._meter
+  if meter ~= nil then
+    return metered_call(manager, meter, inst.id, name, fn, ...)
   end
   return fn(...)
 end
@@ -1790,6 +2068,14 @@ return {
   add_poller = function(manager, fn)
     return listen(manager, "_pollers", fn)
   end,
+  add_global_poller = function(fn)
+    return listen(global, "pollers", fn)
+  end,
+  -- for the metrics collector: attach (true) or detach (false) a collector
+  set_metering = set_metering,
+  set_metering_everywhere = set_metering_everywhere,
+  -- every live manager, oldest first
+  managers = all_managers,
   -- metatables, for specs that check every public method has a type stub
   _Manager = Manager,
   _Handle = HandleMeta,

@@ -126,6 +126,16 @@ pub enum Error {
         kind: String,
         limit: u64,
     },
+    /// A metric handed over for export is malformed: a bad name or label name, a
+    /// label or series given twice, a negative counter, a field of the wrong type.
+    /// `metric` is its full name (empty when not known yet); `at` is where the
+    /// fault sits in what the caller gave (`families[2].samples[1]`, counted
+    /// from 1) and `reason` finishes the sentence it starts.
+    InvalidMetric {
+        metric: String,
+        at: String,
+        reason: String,
+    },
 }
 
 impl Error {
@@ -160,6 +170,7 @@ impl Error {
             Error::InvalidValue { .. } => "invalid_value",
             Error::InvalidSchema { .. } => "invalid_schema",
             Error::QuotaExceeded { .. } => "quota_exceeded",
+            Error::InvalidMetric { .. } => "invalid_metric",
             Error::IntegrityMismatch { .. } | Error::LockMismatch { .. } => "integrity_mismatch",
             Error::SignatureInvalid { .. } => "signature_invalid",
         }
@@ -207,6 +218,7 @@ impl Error {
                 reason,
             } => format!("{source}:{line}:{column}: {reason}"),
             Error::QuotaExceeded { .. } => String::new(),
+            Error::InvalidMetric { .. } => String::new(),
             Error::IntegrityMismatch { differences, .. }
             | Error::LockMismatch { differences, .. } => differences.clone(),
             Error::LoadError { location, .. } => location.clone(),
@@ -345,6 +357,14 @@ impl fmt::Display for Error {
                 f,
                 "{owner:?} already holds {limit} resource(s) of kind {kind:?}, its quota"
             ),
+            // all in the message: the place and the reason are what name the
+            // label or field at fault
+            Error::InvalidMetric { metric, at, reason } if metric.is_empty() => {
+                write!(f, "cannot export metrics: {at} {reason}")
+            }
+            Error::InvalidMetric { metric, at, reason } => {
+                write!(f, "cannot export metric {metric:?}: {at} {reason}")
+            }
         }
     }
 }

@@ -16,7 +16,9 @@ local describe, method_check, check_options, class, listen, safe_tostring = supp
   support.check_options, support.class, support.listen, support.safe_tostring
 local new_watcher, kind_of, resolve = native.new_watcher, native.kind_of, native.resolve
 local core = native.core
-local ManagerMeta, add_poller = core._Manager, core.add_poller
+local Error = native.Error
+local ManagerMeta, add_poller, add_global_poller, all_managers = core._Manager, core.add_poller,
+  core.add_global_poller, core.managers
 
 local Reloader = { __name = "qtforge.monitoring.PluginHotReloadManager" }
 local Methods = {}
@@ -41,13 +43,17 @@ local function check_seconds(name, value, level)
   end
 end
 
---- PluginHotReloadManager(manager, opts): opts.mode "events" (default) or
+--- PluginHotReloadManager([manager], [opts]): opts.mode "events" (default) or
 --- "poll" (opts.interval seconds, default 0.5), opts.debounce (seconds a
 --- path must be quiet, default 0.05), opts.load_new and opts.unload_removed
 --- (plugin folders that appear in or leave a watched folder; default true).
+--- Without a manager it serves every PluginManager of this Lua state.
 local function new_reloader(level, manager, opts)
-  if getmetatable(manager) ~= ManagerMeta then
-    error("PluginHotReloadManager: argument 'manager' must be a qtforge.core.PluginManager, got "
+  if opts == nil and type(manager) == "table" and getmetatable(manager) ~= ManagerMeta then
+    manager, opts = nil, manager
+  end
+  if manager ~= nil and getmetatable(manager) ~= ManagerMeta then
+    error("PluginHotReloadManager: argument 'manager' must be a qtforge.core.PluginManager or nil, got "
       .. describe(manager), level + 1)
   end
   opts = check_options("PluginHotReloadManager", opts, OPTIONS, level + 1)
@@ -71,12 +77,18 @@ local function new_reloader(level, manager, opts)
     _unload_removed = opts.unload_removed ~= false,
     _reloaded_listeners = {},
     _failed_listeners = {},
-    _counts = { reloads = 0, failures = 0, loads = 0, unloads = 0 },
+    _watch_error_listeners = {},
+    _counts = { reloads = 0, failures = 0, loads = 0, unloads = 0, watch_errors = 0 },
   }, Reloader)
-  -- update_all_plugins polls it too
-  self._remove_poller = add_poller(manager, function()
+  -- update_all_plugins polls it too (every manager's, for one made without a manager)
+  local function poller()
     Methods.poll(self)
-  end)
+  end
+  if manager ~= nil then
+    self._remove_poller = add_poller(manager, poller)
+  else
+    self._remove_poller = add_global_poller(poller)
+  end
   return self
 end
 
@@ -144,8 +156,23 @@ function Methods:on_reload_failed(fn)
   return listen(self, "_failed_listeners", fn)
 end
 
-local function reload(self, id)
-  local result = self._manager:reload_plugin(id)
+--- on_watch_error(fn(message)): for each error the watcher met (a watched
+--- folder gone in polling mode, events the system dropped); returns a remover.
+function Methods:on_watch_error(fn)
+  check_reloader("PluginHotReloadManager:on_watch_error", self)
+  check_fn("PluginHotReloadManager:on_watch_error", fn)
+  return listen(self, "_watch_error_listeners", fn)
+end
+
+local function managers_of(self)
+  if self._manager ~= nil then
+    return { self._manager }
+  end
+  return all_managers()
+end
+
+local function reload(self, manager, id)
+  local result = manager:reload_plugin(id)
   if result.success then
     self._counts.reloads = self._counts.reloads + 1
     tell(self._reloaded_listeners, id)
@@ -163,7 +190,25 @@ function Methods:reload_now(id)
     error("PluginHotReloadManager:reload_now: argument 'plugin_id' must be a plugin id string, got " .. describe(id),
       2)
   end
-  return reload(self, id)
+  local managers = managers_of(self)
+  local result
+  for _, manager in ipairs(managers) do
+    if manager:get_plugin(id) ~= nil then
+      local this = reload(self, manager, id)
+      result = (result == nil or result.success) and this or result
+    end
+  end
+  if result == nil then
+    -- no manager holds it: what the manager says of an unknown plugin
+    if managers[1] ~= nil then
+      return reload(self, managers[1], id)
+    end
+    local err = Error("not_found", string_format("no plugin %q is loaded", id))
+    result = { success = false, plugin_id = id, error = err }
+    self._counts.failures = self._counts.failures + 1
+    tell(self._failed_listeners, id, result.error)
+  end
+  return result
 end
 
 -- whether `path` is `root` or lies under it
@@ -172,12 +217,13 @@ local function under(path, root)
 end
 
 -- Each loaded plugin's folder (or file, for single files and libraries), by id.
+-- Not a file's root: that is the folder it sits in, beside other plugins.
 local function plugin_places(manager)
   local places = {}
   for _, id in ipairs(manager:load_order()) do
     local plugin = manager:get_plugin(id)
     local info = plugin and plugin:metadata()
-    local place = info and (info.root or info.path)
+    local place = info and (info.kind == "folder" and info.root or info.path)
     if place then
       places[id] = resolve(place)
     end
@@ -202,37 +248,30 @@ local function new_folder(self, path)
   return nil
 end
 
---- poll(): applies the changes that have settled: each changed plugin is
---- reloaded once (dependencies first), new plugin folders load, removed ones
---- unload. Returns how many plugins it reloaded, loaded or unloaded.
-function Methods:poll()
-  check_reloader("PluginHotReloadManager:poll", self)
-  local changed = self._watcher:poll()
-  if changed == nil or not self._auto then
-    return 0
-  end
-  local manager = self._manager
+-- Reloads (or unloads) the plugins of `manager` that the changed paths
+-- belong to, in load order, so that a dependency's new version is in place
+-- before its dependents'. Paths it finds an owner for leave `unowned`.
+local function apply_changes(self, manager, paths, unowned)
   local places = plugin_places(manager)
-  local touched, folders = {}, {}
-  for _, given in ipairs(changed) do
-    local path = resolve(given)
-    local owner, owner_place
-    for id, place in pairs(places) do
+  local touched = {}
+  for _, path in ipairs(paths) do
+    -- the innermost place holding the path; a library's plugins all share its file
+    local owner_place
+    for _, place in pairs(places) do
       if under(path, place) and (owner_place == nil or #place > #owner_place) then
-        owner, owner_place = id, place
+        owner_place = place
       end
     end
-    if owner ~= nil then
-      touched[owner] = true
-    else
-      local folder = new_folder(self, path)
-      if folder ~= nil then
-        folders[folder] = true
+    if owner_place ~= nil then
+      unowned[path] = nil
+      for id, place in pairs(places) do
+        if place == owner_place then
+          touched[id] = true
+        end
       end
     end
   end
   local applied = 0
-  -- in load order: a dependency's new version is in place before its dependents'
   for _, id in ipairs(manager:load_order()) do
     if touched[id] then
       local place = places[id]
@@ -241,18 +280,54 @@ function Methods:poll()
           self._counts.unloads = self._counts.unloads + 1
           applied = applied + 1
         end
-      elseif reload(self, id).success then
+      elseif reload(self, manager, id).success then
         applied = applied + 1
       end
     end
   end
-  if self._load_new then
-    local list = {}
-    for folder in pairs(folders) do
-      list[#list + 1] = folder
+  return applied
+end
+
+-- The managers a new plugin folder loads into: the reloader's; or, for one
+-- made without a manager, each manager holding a plugin from the watched
+-- folder the new one appeared in.
+local function managers_for(self, folder)
+  if self._manager ~= nil then
+    return { self._manager }
+  end
+  local list = {}
+  for _, manager in ipairs(all_managers()) do
+    local holds = false
+    for _, place in pairs(plugin_places(manager)) do
+      for _, dir in pairs(self._dirs) do
+        if under(folder, dir) and under(place, dir) then
+          holds = true
+        end
+      end
     end
-    table_sort(list)
-    for _, folder in ipairs(list) do
+    if holds then
+      list[#list + 1] = manager
+    end
+  end
+  return list
+end
+
+local function load_new_folders(self, paths)
+  local folders = {}
+  for path in pairs(paths) do
+    local folder = new_folder(self, path)
+    if folder ~= nil then
+      folders[folder] = true
+    end
+  end
+  local list = {}
+  for folder in pairs(folders) do
+    list[#list + 1] = folder
+  end
+  table_sort(list)
+  local applied = 0
+  for _, folder in ipairs(list) do
+    for _, manager in ipairs(managers_for(self, folder)) do
       local result = manager:load_plugin(folder)
       if result.success then
         self._counts.loads = self._counts.loads + 1
@@ -266,7 +341,41 @@ function Methods:poll()
   return applied
 end
 
---- stats(): reloads, failures, loads, unloads, watched folders and pending changes.
+--- poll(): applies the changes that have settled: each changed plugin is
+--- reloaded once (dependencies first), new plugin folders load, removed ones
+--- unload. Returns how many plugins it reloaded, loaded or unloaded.
+function Methods:poll()
+  check_reloader("PluginHotReloadManager:poll", self)
+  local watcher = self._watcher
+  local errors = watcher:errors()
+  if errors ~= nil and errors[1] ~= nil then
+    local counts = self._counts
+    for i = 1, #errors do
+      counts.watch_errors = counts.watch_errors + 1
+      tell(self._watch_error_listeners, errors[i])
+    end
+  end
+  local changed = watcher:poll()
+  if changed == nil or not self._auto then
+    return 0
+  end
+  local applied = 0
+  local paths, unowned = {}, {}
+  for i, given in ipairs(changed) do
+    paths[i] = resolve(given)
+    unowned[paths[i]] = true
+  end
+  for _, manager in ipairs(managers_of(self)) do
+    applied = applied + apply_changes(self, manager, paths, unowned)
+  end
+  if self._load_new then
+    applied = applied + load_new_folders(self, unowned)
+  end
+  return applied
+end
+
+--- stats(): reloads, failures, loads, unloads, watcher errors, watched folders
+--- and pending changes.
 function Methods:stats()
   check_reloader("PluginHotReloadManager:stats", self)
   local counts = self._counts
@@ -279,6 +388,7 @@ function Methods:stats()
     failures = counts.failures,
     loads = counts.loads,
     unloads = counts.unloads,
+    watch_errors = counts.watch_errors,
     watched = watched,
     pending = self._watcher:pending(),
   }

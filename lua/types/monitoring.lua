@@ -22,10 +22,11 @@ local monitoring = {}
 ---@field pending integer changed paths still settling
 
 ---@class qtforge.PluginHotReloadManagerClass
----@overload fun(manager: qtforge.PluginManager, opts?: qtforge.HotReloadOptions): qtforge.PluginHotReloadManager
+---@overload fun(manager?: qtforge.PluginManager, opts?: qtforge.HotReloadOptions): qtforge.PluginHotReloadManager
+---@overload fun(opts: qtforge.HotReloadOptions): qtforge.PluginHotReloadManager
 local PluginHotReloadManagerClass = {}
 
----@param manager qtforge.PluginManager
+---@param manager? qtforge.PluginManager without one, every manager of this Lua state
 ---@param opts? qtforge.HotReloadOptions
 ---@return qtforge.PluginHotReloadManager
 function PluginHotReloadManagerClass.new(manager, opts) end

@@ -31,13 +31,46 @@ local function install(from, to)
   return to
 end
 
---- Whether a file at `path` is mapped into this process (Linux: /proc/self/maps).
+--- Whether a file at `path` is mapped into this process (Linux: /proc/self/maps; nil elsewhere).
 local function mapped(path)
   local maps = fs.read("/proc/self/maps")
   if maps == nil then
     return nil
   end
   return maps:find(path, 1, true) ~= nil
+end
+
+--- How many private copies of a library named `file_name` this process has mapped
+--- (Linux; nil elsewhere). Every load maps one, whose file is gone once mapped.
+local function mapped_copies(file_name)
+  local maps = fs.read("/proc/self/maps")
+  if maps == nil then
+    return nil
+  end
+  local name = file_name:gsub("%p", "%%%0")
+  local seen, count = {}, 0
+  for copy in maps:gmatch("/qtforge%-%d+%-%x+%-%d+/%d+%-" .. name .. " %(deleted%)") do
+    if not seen[copy] then
+      seen[copy], count = true, count + 1
+    end
+  end
+  return count
+end
+
+--- The private folders of this process's copies still on disk (Linux; nil elsewhere).
+local function copy_folders()
+  local stat = fs.read("/proc/self/stat")
+  if stat == nil then
+    return nil
+  end
+  local temp = os.getenv("TMPDIR") or "/tmp"
+  local ls = assert(io.popen("ls -d '" .. temp .. "/qtforge-" .. stat:match("^%d+") .. "-'* 2>/dev/null"))
+  local folders = {}
+  for line in ls:lines() do
+    folders[#folders + 1] = line
+  end
+  ls:close()
+  return folders
 end
 
 --- A Lua plugin "c_greeting" exporting word(): c_hello's optional dependency.
@@ -220,6 +253,11 @@ describe("native plugins", function()
       for _, name in ipairs({ "hello", "bundle", "c_hello" }) do
         paths[#paths + 1] = install(lib(name), root .. "/" .. name .. ".so")
       end
+      -- copies mapped by the specs before this one stay mapped
+      local copies = {}
+      for _, name in ipairs({ "hello.so", "bundle.so", "c_hello.so" }) do
+        copies[name] = mapped_copies(name)
+      end
       local seen = plugins.record(manager)
       for _, path in ipairs(paths) do
         assert(core.PluginLoader.inspect(path))
@@ -232,12 +270,18 @@ describe("native plugins", function()
       assert.are.same({ 0, 0, 0 }, { stats.plugins, stats.loads, stats.load_failures })
       -- a plugin once opened keeps its library mapped for good: none of these was
       for _, path in ipairs(paths) do
-        assert.are_not.equal(true, mapped(path), path .. " is still mapped")
+        assert.are_not.equal(true, mapped(path), path .. " is mapped")
       end
-      -- the check can see a mapped library: loading one keeps it
-      assert.is_true(manager:load_plugin(paths[1]).success)
-      if mapped(paths[1]) ~= nil then
-        assert.is_true(mapped(paths[1]))
+      if mapped_copies("hello.so") ~= nil then
+        for name, count in pairs(copies) do
+          assert.are.equal(count, mapped_copies(name), "a copy of " .. name .. " is still mapped")
+        end
+        -- the check can see a mapped library: loading one keeps a private copy
+        -- mapped, never the file itself, and leaves no copy on disk
+        assert.is_true(manager:load_plugin(paths[1]).success)
+        assert.is_false(mapped(paths[1]))
+        assert.are.equal(copies["hello.so"] + 1, mapped_copies("hello.so"))
+        assert.are.same({}, copy_folders())
       end
     end)
 
@@ -725,6 +769,117 @@ describe("native plugins", function()
       assert.is_true(manager:reload_plugin("bundle_extra").success)
       assert.are.equal(6, manager:call("bundle_extra", "add3", 1, 2, 3))
       assert.are.same({ "bundle_base", "bundle_extra" }, manager:load_order())
+    end)
+  end)
+
+  describe("a library changed on disk while it is loaded", function()
+    -- fs.write truncates the file and writes into the same inode, as `cp` onto it does:
+    -- the process runs a private copy, so the file can be written, emptied or deleted
+
+    it("answers from its copy when the file is written over in place, and reload_plugin reads the new bytes", function()
+      local path = install(lib("c_hello"), root .. "/plugin.so")
+      assert.is_true(manager:load_plugin(path).success)
+      local c_hello = manager:get_plugin("c_hello")
+      fs.write(path, fs.read(lib("variants/c_hello_v2")))
+      assert.are.equal("Hello from C, x!", c_hello:greet("x"))
+      assert.are.equal("Hello from C, y!", manager:call("c_hello", "greet", "y"))
+      local result = manager:reload_plugin("c_hello")
+      assert.is_true(result.success, tostring(result.error))
+      assert.are.equal("Howdy from C, x!", c_hello:greet("x"))
+      -- in place again, back to the first build
+      fs.write(path, fs.read(lib("c_hello")))
+      assert.are.equal("Howdy from C, y!", c_hello:greet("y"))
+      assert.is_true(manager:reload_plugin("c_hello").success)
+      assert.are.equal("Hello from C, z!", c_hello:greet("z"))
+      assert.are.equal(2, manager:stats().reloads)
+    end)
+
+    it("answers when the file is written over with the same bytes, and reloads them", function()
+      local path = install(lib("hello"), root .. "/hello.so")
+      assert.is_true(manager:load_plugin(path).success)
+      local hello = manager:get_plugin("hello")
+      assert.are.equal("Hello, a!", hello:greet("a"))
+      fs.write(path, fs.read(lib("hello")))
+      assert.are.equal("Hello, b!", hello:greet("b"))
+      assert.is_true(manager:reload_plugin("hello").success)
+      assert.are.equal(2, hello:count())
+      assert.are.equal("Hello, c!", hello:greet("c"))
+    end)
+
+    it("answers when the file is emptied or deleted, keeps it through failed reloads, and takes it back", function()
+      local path = install(lib("hello"), root .. "/hello.so")
+      assert.is_true(manager:load_plugin(path).success)
+      local hello = manager:get_plugin("hello")
+      hello:greet("a")
+      fs.write(path, "")
+      assert.are.equal("Hello, b!", hello:greet("b"))
+      local err = plugins.failed(manager:reload_plugin("hello"), "not_a_plugin")
+      plugins.contains(err.details, "not a shared library of this platform")
+      assert.are.equal("Hello, c!", hello:greet("c"))
+      assert(os.remove(path))
+      assert.are.equal("Hello, d!", manager:call("hello", "greet", "d"))
+      plugins.failed(manager:reload_plugin("hello"), "not_found")
+      assert.are.equal("running", hello:state())
+      assert.are.equal(4, hello:count())
+      fs.write(path, fs.read(lib("hello")))
+      assert.is_true(manager:reload_plugin("hello").success)
+      assert.are.equal(4, hello:count())
+      assert.are.equal("Hello, e!", hello:greet("e"))
+      assert.are.equal(1, manager:stats().reloads)
+      assert.are.equal(2, manager:stats().reload_failures)
+    end)
+
+    it("answers when load_directory found it and the file is written over in place", function()
+      local path = install(lib("c_hello"), root .. "/plugin.so")
+      install(lib("hello"), root .. "/hello.so")
+      for _, result in ipairs(manager:load_directory(root)) do
+        assert.is_true(result.success, tostring(result.error))
+      end
+      fs.write(path, fs.read(lib("variants/c_hello_v2")))
+      fs.write(root .. "/hello.so", "")
+      assert.are.same({ hello = "Hello, x!", c_hello = "Hello from C, x!" }, (manager:broadcast("greet", "x")))
+      assert.is_true(manager:reload_plugin("c_hello").success)
+      assert.are.equal("Howdy from C, x!", manager:call("c_hello", "greet", "x"))
+      if mapped(path) ~= nil then
+        assert.is_false(mapped(path))
+        assert.is_false(mapped(root .. "/hello.so"))
+      end
+    end)
+
+    it("loads the file as it is now after an unload, and maps no new copy of a file that did not change", function()
+      local path = install(lib("c_hello"), root .. "/plugin.so")
+      assert.is_true(manager:load_plugin(path).success)
+      assert.is_true(manager:unload_plugin("c_hello").success)
+      fs.write(path, fs.read(lib("variants/c_hello_v2")))
+      assert.is_true(manager:load_plugin(path).success)
+      assert.are.equal("Howdy from C, x!", manager:call("c_hello", "greet", "x"))
+      assert.is_true(manager:unload_plugin("c_hello").success)
+      -- a file of a build seconds old is trusted to be the one mapped before, in any manager
+      local built = lib("c_hello")
+      assert.is_true(manager:load_plugin(built).success)
+      local copies = mapped_copies("c_hello.so")
+      for _ = 1, 3 do
+        assert.is_true(manager:unload_plugin("c_hello").success)
+        assert.is_true(manager:load_plugin(built).success)
+        local other = plugins.manager()
+        assert.is_true(other:load_plugin(built).success)
+        other:shutdown()
+      end
+      assert.are.equal("Hello from C, x!", manager:call("c_hello", "greet", "x"))
+      assert.are.equal(copies, mapped_copies("c_hello.so"))
+    end)
+
+    it("names the file in the loader's refusal, never the copy", function()
+      local path = fs.write(root .. "/fake.so", "\127ELF" .. string.rep("\1\0garbage", 64))
+      local err = plugins.failed(manager:load_plugin(path), "not_a_plugin")
+      plugins.contains(err.details, "the loader refused it: " .. path)
+      assert.is_nil(tostring(err):find("qtforge-", 1, true))
+      local info, inspect_err = core.PluginLoader.inspect(path)
+      assert.is_nil(info)
+      plugins.contains(inspect_err.details, "the loader refused it: " .. path)
+      if copy_folders() ~= nil then
+        assert.are.same({}, copy_folders())
+      end
     end)
   end)
 

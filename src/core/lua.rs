@@ -18,7 +18,7 @@ use serde_json::{Map, Value as Json};
 use super::config;
 use super::lifecycle::{Operation, State};
 use super::manifest::{HOST_API_VERSION, Manifest};
-use super::native::{self, NativeLibrary, NativePlugin};
+use super::native::{self, MappedLibraries, NativePlugin};
 use super::registry::{Record, Registry};
 use super::resolver::{DependencyResolver, Node, Requirement};
 use super::source::{self, PluginInfo, PluginSource, SourceKind};
@@ -220,8 +220,6 @@ pub struct Core {
     /// What `plan_directory` read (manifest and entry source), so that loading
     /// each plugin does not read it again.
     planned: HashMap<String, (PluginInfo, Body)>,
-    /// Reloads of native plugins so far: each opens a copy under a new name.
-    native_reloads: u64,
     created: Option<Instant>,
 }
 
@@ -272,7 +270,11 @@ impl Core {
 
     /// Reads the plugin's files again and checks the new version can replace the old;
     /// also gives the configuration the new version will run with.
-    fn begin_reload(&mut self, id: &str) -> Result<(PluginInfo, Body, Map<String, Json>), Error> {
+    fn begin_reload(
+        &mut self,
+        mapped: &mut MappedLibraries,
+        id: &str,
+    ) -> Result<(PluginInfo, Body, Map<String, Json>), Error> {
         let record = self.registry.get(id)?;
         lifecycle_check(record, Operation::Reload)?;
         if record.source.kind == SourceKind::Inline {
@@ -297,10 +299,8 @@ impl Core {
             .unwrap_or_default();
         let mut native_open = None;
         let info = if record.source.kind == SourceKind::Native {
-            // a fresh copy under a new name: the loader would hand back the mapped library
-            self.native_reloads += 1;
-            let tag = format!("{:p}-{}", self as *const Core, self.native_reloads);
-            let plugins = NativeLibrary::open_copy(&path, LUA_FLAVOR, &tag)?.keep_mapped();
+            // a new copy of the file as it is now, even if it looks unchanged
+            let plugins = mapped.reload(&path, LUA_FLAVOR)?;
             let Some(plugin) = plugins.into_iter().find(|p| p.info.manifest.name == id) else {
                 return Err(Error::NotAPlugin {
                     path: path.to_string_lossy().into_owned(),
@@ -377,7 +377,11 @@ impl Core {
 
     /// Plans `load_directory`: every plugin in `dir` in dependency order, and
     /// the ones that cannot load with their error.
-    fn plan_directory(&mut self, dir: &str) -> Result<DirectoryPlan, Error> {
+    fn plan_directory(
+        &mut self,
+        mapped: &mut MappedLibraries,
+        dir: &str,
+    ) -> Result<DirectoryPlan, Error> {
         let source::Discovery { found, unreadable } = source::discover(Path::new(dir), LUA_FLAVOR)?;
         let mut failures: Vec<(String, Error)> = unreadable
             .into_iter()
@@ -398,13 +402,13 @@ impl Core {
             })
             .into_iter()
             .collect();
-        // each library is opened once more, now to stay, for the open functions
+        // each library is opened once more (or found mapped), now to stay, for the open functions
         let mut opened: HashMap<PathBuf, Result<Vec<NativePlugin>, Error>> = HashMap::new();
         for info in natives {
             let path = info.source.path.clone().unwrap_or_default();
-            let library = opened.entry(path.clone()).or_insert_with(|| {
-                NativeLibrary::open(&path, LUA_FLAVOR).map(NativeLibrary::keep_mapped)
-            });
+            let library = opened
+                .entry(path.clone())
+                .or_insert_with(|| mapped.load(&path, LUA_FLAVOR));
             let body = match library {
                 Ok(plugins) => match plugins
                     .iter()
@@ -428,8 +432,12 @@ impl Core {
     }
 
     /// Plans loading every plugin of the native library at `path`, in dependency order.
-    fn plan_native(&mut self, path: &str) -> Result<DirectoryPlan, Error> {
-        let plugins = NativeLibrary::open(Path::new(path), LUA_FLAVOR)?.keep_mapped();
+    fn plan_native(
+        &mut self,
+        mapped: &mut MappedLibraries,
+        path: &str,
+    ) -> Result<DirectoryPlan, Error> {
+        let plugins = mapped.load(Path::new(path), LUA_FLAVOR)?;
         let infos: Vec<PluginInfo> = plugins.iter().map(|p| p.info.clone()).collect();
         let mut failures = Vec::new();
         let order = self.resolve(&infos, &mut failures);
@@ -536,7 +544,8 @@ impl UserData for Core {
             Ok(())
         });
         methods.add_method_mut("begin_reload", |lua, this, id: String| {
-            match this.begin_reload(&id) {
+            let begun = with_mapped(lua, |mapped| this.begin_reload(mapped, &id))?;
+            match begun {
                 Ok((info, body, config)) => {
                     let plan = plan_table(lua, &info, Some(body))?;
                     // the new version's ctx.config: the configuration in force carries over
@@ -721,13 +730,15 @@ impl UserData for Core {
             }
         });
         methods.add_method_mut("plan_native", |lua, this, path: String| {
-            match this.plan_native(&path) {
+            let planned = with_mapped(lua, |mapped| this.plan_native(mapped, &path))?;
+            match planned {
                 Ok(plan) => directory_plan_table(lua, plan)?.into_lua_multi(lua),
                 Err(e) => or_error::<()>(lua, Err(e)),
             }
         });
         methods.add_method_mut("plan_directory", |lua, this, dir: String| {
-            match this.plan_directory(&dir) {
+            let planned = with_mapped(lua, |mapped| this.plan_directory(mapped, &dir))?;
+            match planned {
                 Ok(plan) => directory_plan_table(lua, plan)?.into_lua_multi(lua),
                 Err(e) => or_error::<()>(lua, Err(e)),
             }
@@ -860,6 +871,28 @@ impl UserData for LuaResolver {
         });
         methods.add_method("order", |lua, this, ()| or_error(lua, this.0.order()));
     }
+}
+
+/// Runs `f` with the native libraries this Lua state keeps mapped, which all
+/// its managers share: the mapping is the process's, not one manager's.
+fn with_mapped<R>(lua: &Lua, f: impl FnOnce(&mut MappedLibraries) -> R) -> mlua::Result<R> {
+    // nothing in `f` calls back into Lua, so none of these is expected
+    fn busy<E>(_: E) -> mlua::Error {
+        mlua::Error::runtime("qtforge.core: the list of mapped native libraries is in use")
+    }
+    if lua
+        .try_app_data_ref::<MappedLibraries>()
+        .map_err(busy)?
+        .is_none()
+    {
+        lua.try_set_app_data(MappedLibraries::default())
+            .map_err(busy)?;
+    }
+    let mut mapped = lua
+        .try_app_data_mut::<MappedLibraries>()
+        .map_err(busy)?
+        .ok_or_else(|| busy(()))?;
+    Ok(f(&mut mapped))
 }
 
 /// Where other submodules find the core's classes (`add_poller`, metatables).

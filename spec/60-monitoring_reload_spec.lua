@@ -7,28 +7,14 @@
 local qtforge = require("qtforge")
 local fs = require("support.fs")
 local plugins = require("support.plugins")
+local reloading = require("support.reloading")
 
 local PluginHotReloadManager = qtforge.monitoring.PluginHotReloadManager
 local monotonic = qtforge.utils.monotonic
 local contains = plugins.contains
+local sleep, poll_until = reloading.sleep, reloading.poll_until
 
-local function sleep(seconds)
-  os.execute("sleep " .. seconds)
-end
 
--- polls until `done()` or 5 s; returns how many plugins the polls applied
-local function poll_until(reloader, done)
-  local applied = 0
-  local deadline = monotonic() + 5
-  while monotonic() < deadline do
-    applied = applied + reloader:poll()
-    if done() then
-      return applied
-    end
-    sleep(0.02)
-  end
-  error("timed out waiting for the reload", 2)
-end
 
 local misuse = require("support.misuse")
 local raised = misuse.raised
@@ -50,14 +36,7 @@ describe("PluginHotReloadManager", function()
   before_each(function()
     root = fs.temp_dir()
     manager = plugins.manager()
-    reloader = PluginHotReloadManager(manager, { debounce = 0.05 })
-    reloaded, failures = {}, {}
-    reloader:on_plugin_reloaded(function(id)
-      reloaded[#reloaded + 1] = id
-    end)
-    reloader:on_reload_failed(function(id, err)
-      failures[#failures + 1] = { id = id, err = err }
-    end)
+    reloader, reloaded, failures = reloading.recorded(manager)
   end)
 
   after_each(function()
@@ -368,12 +347,20 @@ describe("PluginHotReloadManager", function()
     end)
     sleep(0.2)
     reloader:poll()
-    assert.are.same({}, reloaded)
+    -- (a slow machine may see the newcomer's files written after it loaded, and reload it)
+    local function reloads_of_single()
+      local count = 0
+      for _, id in ipairs(reloaded) do
+        count = count + (id == "single" and 1 or 0)
+      end
+      return count
+    end
+    assert.are.equal(0, reloads_of_single())
     fs.write(file, single_source("single", "two"))
     poll_until(reloader, function()
       return value_of("single") == "two"
     end)
-    assert.are.same({ "single" }, reloaded)
+    assert.are.equal(1, reloads_of_single())
     assert(os.remove(file))
     poll_until(reloader, function()
       return manager:get_plugin("single") == nil

@@ -8,10 +8,10 @@
 local qtforge = require("qtforge")
 local fs = require("support.fs")
 local plugins = require("support.plugins")
+local reloading = require("support.reloading")
 
-local PluginHotReloadManager = qtforge.monitoring.PluginHotReloadManager
-local monotonic = qtforge.utils.monotonic
 local contains = plugins.contains
+local sleep, poll_until = reloading.sleep, reloading.poll_until
 
 local LIBS = "build/" .. (jit and "luajit" or "lua5.4") .. "/plugins/"
 
@@ -34,22 +34,7 @@ local function install(from, to)
   return install_bytes(assert(fs.read(from), from .. " is missing: run `make examples`"), to)
 end
 
-local function sleep(seconds)
-  os.execute("sleep " .. seconds)
-end
 
--- polls until `done()` or 5 s
-local function poll_until(reloader, done)
-  local deadline = monotonic() + 5
-  while monotonic() < deadline do
-    reloader:poll()
-    if done() then
-      return
-    end
-    sleep(0.02)
-  end
-  error("timed out waiting for the reload", 2)
-end
 
 describe("PluginHotReloadManager with native plugins", function()
   local root, manager, reloader, reloaded, failures
@@ -57,14 +42,7 @@ describe("PluginHotReloadManager with native plugins", function()
   before_each(function()
     root = fs.temp_dir()
     manager = plugins.manager()
-    reloader = PluginHotReloadManager(manager, { debounce = 0.05 })
-    reloaded, failures = {}, {}
-    reloader:on_plugin_reloaded(function(id)
-      reloaded[#reloaded + 1] = id
-    end)
-    reloader:on_reload_failed(function(id, err)
-      failures[#failures + 1] = { id = id, err = err }
-    end)
+    reloader, reloaded, failures = reloading.recorded(manager)
   end)
 
   after_each(function()
@@ -229,7 +207,14 @@ describe("PluginHotReloadManager with native plugins", function()
     end)
     sleep(0.2)
     reloader:poll()
-    assert.are.same({ "c_hello" }, reloaded)
+    -- (a slow machine may see the newcomer's files written after it loaded, and reload it)
+    local libraries = {}
+    for _, id in ipairs(reloaded) do
+      if id ~= "newcomer" then
+        libraries[#libraries + 1] = id
+      end
+    end
+    assert.are.same({ "c_hello" }, libraries)
     assert.are.equal("Howdy from C, x!", greet("c_hello"))
     assert.are.equal(0, manager:get_plugin("hello"):metadata().reloads)
     assert.are.equal("new", manager:call("newcomer", "value"))

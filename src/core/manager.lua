@@ -313,26 +313,30 @@ local global = { pollers = {} }
 local managers_made = 0
 local everywhere, everywhere_timed = 0, 0
 
+local function all_managers()
+  local list = {}
+  for manager in pairs(live_managers) do
+    -- one being finalized stays a weak key until the next collection; its
+    -- core is gone by then
+    if manager._sentinel_guard.armed then
+      list[#list + 1] = manager
+    end
+  end
+  table.sort(list, function(a, b)
+    return live_managers[a] < live_managers[b]
+  end)
+  return list
+end
+
 local function set_metering_everywhere(on, timed)
   local step = on and 1 or -1
   everywhere = math.max(0, everywhere + step)
   if timed then
     everywhere_timed = math.max(0, everywhere_timed + step)
   end
-  for manager in pairs(live_managers) do
+  for _, manager in ipairs(all_managers()) do
     set_metering(manager, on, timed)
   end
-end
-
-local function all_managers()
-  local list = {}
-  for manager in pairs(live_managers) do
-    list[#list + 1] = manager
-  end
-  table.sort(list, function(a, b)
-    return live_managers[a] < live_managers[b]
-  end)
-  return list
 end
 
 -- Kept for the metrics whether or not a collector is attached: an error that

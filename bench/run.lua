@@ -14,6 +14,7 @@ local BENCHMARKS = {
   "security_bench",
   "reload_bench",
   "metrics_bench",
+  "transactions_bench",
 }
 
 print("qtforge bench under " .. harness.interpreter())

@@ -6,7 +6,7 @@ local function read_stubs()
   local dir = "lua/types/"
   local text = {}
   local files = { "qtforge.lua", "utils.lua", "core.lua", "communication.lua", "managers.lua", "security.lua",
-    "monitoring.lua" }
+    "monitoring.lua", "transactions.lua" }
   for _, name in ipairs(files) do
     local file = assert(io.open(dir .. name, "r"))
     text[#text + 1] = file:read("a")
@@ -38,6 +38,7 @@ local manager_classes = debug.getregistry()["qtforge.managers.classes"]
 local security_classes = debug.getregistry()["qtforge.security.classes"]
 local reloader_methods = getmetatable(qtforge.monitoring.PluginHotReloadManager(qtforge.core.PluginManager())).__index
 local collector_methods = getmetatable(qtforge.monitoring.PluginMetricsCollector({ enabled = false })).__index
+local transaction_classes = debug.getregistry()["qtforge.transactions.classes"]
 
 -- each class: its label, the table users call, its stub name, the table holding
 -- its objects' methods, and their stub name
@@ -87,6 +88,9 @@ local CLASSES = {
     "PluginHotReloadManagerClass", reloader_methods, "PluginHotReloadManager" },
   { "qtforge.monitoring.PluginMetricsCollector", qtforge.monitoring.PluginMetricsCollector,
     "PluginMetricsCollectorClass", collector_methods, "PluginMetricsCollector" },
+  { "qtforge.transactions.PluginTransactionManager", qtforge.transactions.PluginTransactionManager,
+    "PluginTransactionManagerClass", transaction_classes._PluginTransactionManager, "PluginTransactionManager" },
+  { "a transaction", {}, "Transaction", transaction_classes._Transaction, "Transaction" },
 }
 
 describe("lua/types", function()
@@ -123,6 +127,12 @@ describe("lua/types", function()
   it("declares every field of qtforge.security", function()
     for name in pairs(qtforge.security) do
       assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.security." .. name)
+    end
+  end)
+
+  it("declares every field of qtforge.transactions", function()
+    for name in pairs(qtforge.transactions) do
+      assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.transactions." .. name)
     end
   end)
 

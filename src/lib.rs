@@ -17,6 +17,7 @@ pub mod managers;
 pub mod module;
 pub mod monitoring;
 pub mod security;
+pub mod transactions;
 pub mod utils;
 pub mod watch;
 

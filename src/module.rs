@@ -21,6 +21,7 @@ const SUBMODULES: &[(&str, Register)] = &[
     ("security", crate::security::lua::register),
     ("core", crate::core::lua::register),
     ("monitoring", crate::monitoring::lua::register),
+    ("transactions", crate::transactions::lua::register),
 ];
 
 /// Registry key of the helpers the Lua chunks share (`support.lua`).
@@ -140,6 +141,11 @@ mod entry_points {
     #[mlua::lua_module(name = "qtforge_security")]
     fn qtforge_security(lua: &Lua) -> mlua::Result<Table> {
         super::submodule(lua, "security")
+    }
+
+    #[mlua::lua_module(name = "qtforge_transactions")]
+    fn qtforge_transactions(lua: &Lua) -> mlua::Result<Table> {
+        super::submodule(lua, "transactions")
     }
 
     #[mlua::lua_module(name = "qtforge_utils")]

@@ -54,6 +54,7 @@ function ErrorClass.to_table(err) end
 ---@field managers qtforge.managers
 ---@field security qtforge.security
 ---@field monitoring qtforge.monitoring
+---@field transactions qtforge.transactions
 ---@field core qtforge.core
 local qtforge = {}
 

@@ -218,6 +218,12 @@ local function delivered_call(record)
   return record.counted_call
 end
 
+-- While a transaction holds the bus's messages, its routes table keeps
+-- nothing, so that every publish takes the slow path, where it is held.
+local function unrouted()
+  return setmetatable({}, { __newindex = function() end })
+end
+
 -- The array of records a publish on `topic` runs, from the router.
 -- The route of `topic`, or nil and what is wrong with the topic.
 local function find_route(self, topic)
@@ -229,7 +235,7 @@ local function find_route(self, topic)
     return nil, ids
   end
   if cleared then
-    self._routes, self._slot_topics = {}, {}
+    self._routes, self._slot_topics = self._held and unrouted() or {}, {}
   end
   local list = NO_HANDLERS
   if #ids > 0 then
@@ -417,6 +423,12 @@ local function publish_slow(self, sender, fname, a, b, level)
       level + 1)
   end
   local list = self._routes[topic] or route(self, topic, fname, level + 1)
+  local held = self._held
+  if held ~= nil then
+    -- a transaction is open: the message goes out when it commits
+    held[#held + 1] = { sender = sender, a = a, b = b }
+    return 0
+  end
   self._published = self._published + 1
   if message == nil then
     if list[1] == nil then
@@ -561,6 +573,11 @@ local function post(self, sender, fname, a, b, level)
   -- checks the topic now, where the caller can see the mistake
   if self._routes[topic] == nil then
     route(self, topic, fname, level + 1)
+  end
+  local held = self._held
+  if held ~= nil then
+    held[#held + 1] = { post = true, sender = sender, a = a, b = b }
+    return true
   end
   local queue = self._queue
   if #queue >= self._max_queue then
@@ -1668,6 +1685,48 @@ return {
   -- for manager.lua
   plugin_bus = plugin_bus,
   release = release,
+  -- transactions: hold what is published and posted until release(deliver);
+  -- holds nest. held_count and drop_held(n) serve savepoints.
+  hold = function(bus)
+    bus._hold_depth = (bus._hold_depth or 0) + 1
+    if bus._held == nil then
+      bus._held = {}
+      bus._routes, bus._slot_topics = unrouted(), {}
+    end
+  end,
+  release_held = function(bus, deliver)
+    bus._hold_depth = (bus._hold_depth or 1) - 1
+    if bus._hold_depth > 0 then
+      return
+    end
+    local held = bus._held or {}
+    bus._held = nil
+    bus._routes, bus._slot_topics = {}, {}
+    if deliver then
+      for _, entry in ipairs(held) do
+        local ok, problem
+        if entry.post then
+          ok, problem = pcall(post, bus, entry.sender, "post", entry.a, entry.b, 1)
+        else
+          ok, problem = pcall(publish_slow, bus, entry.sender, "publish", entry.a, entry.b, 1)
+        end
+        if not ok then
+          pcall(bus._log, "error", "qtforge.bus", "a message held by a transaction failed: " .. safe_tostring(problem))
+        end
+      end
+    end
+  end,
+  held_count = function(bus)
+    return bus._held and #bus._held or 0
+  end,
+  drop_held = function(bus, keep)
+    local held = bus._held
+    if held ~= nil then
+      for i = #held, keep + 1, -1 do
+        held[i] = nil
+      end
+    end
+  end,
   -- metrics: count what `view` (a plugin's bus) sends and receives into
   -- `counts` ({ sent, received }), or stop with nil
   count_messages = function(view, counts)

@@ -608,6 +608,30 @@ impl UserData for Core {
         methods.add_method_mut("remove", |_, this, id: String| {
             Ok(this.registry.remove(&id).is_some())
         });
+        // a copy of a plugin's record, for a transaction to put back; nil when none
+        methods.add_method("snapshot_record", |lua, this, id: String| {
+            match this.registry.get(&id) {
+                Ok(record) => Ok(Value::UserData(
+                    lua.create_userdata(RecordSnapshot(record.clone()))?,
+                )),
+                Err(_) => Ok(Nil),
+            }
+        });
+        methods.add_method_mut(
+            "restore_record",
+            |_, this, snapshot: mlua::UserDataRef<RecordSnapshot>| {
+                this.registry.restore(snapshot.0.clone());
+                Ok(true)
+            },
+        );
+        // { Error, ... }: running plugins whose dependencies are not met
+        methods.add_method("violations", |lua, this, ()| {
+            let list = lua.create_table()?;
+            for err in this.registry.violations() {
+                list.push(lua_error::to_lua(lua, &err)?)?;
+            }
+            Ok(list)
+        });
         methods.add_method("unload_plan", |lua, this, (id, cascade): (String, bool)| {
             or_error(lua, this.registry.unload_plan(&id, cascade))
         });
@@ -754,6 +778,11 @@ impl UserData for Core {
 
 /// `PluginDependencyResolver`: the resolver on its own, for hosts that order
 /// their own things by the same rules.
+/// A plugin's record as it was, held by a transaction until it commits.
+struct RecordSnapshot(Record);
+
+impl UserData for RecordSnapshot {}
+
 #[derive(Default)]
 pub struct LuaResolver(DependencyResolver);
 

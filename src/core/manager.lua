@@ -192,6 +192,13 @@ local Manager = { __name = "qtforge.core.PluginManager" }
 Manager.__index = Manager
 
 local function emit(self, event_type, id, err, fields)
+  local tx = self._tx
+  if tx ~= nil then
+    -- inside a transaction: heard after it commits, never if it rolls back
+    local held = tx.events
+    held[#held + 1] = { self, event_type, id, err, fields }
+    return
+  end
   local listeners = self._listeners
   if #listeners == 0 then
     return
@@ -213,6 +220,25 @@ end
 local function instance_of(self, id)
   local slot = self._slots[id]
   return slot and slot.instance
+end
+
+---------------------------------------------------------------------------
+-- Transactions. While one is open (self._tx, from qtforge.transactions), each
+-- operation that changes the manager records how to undo itself, and what an
+-- unload or a reload would revoke waits for the end: a rollback brings those
+-- instances back as they were.
+---------------------------------------------------------------------------
+
+local function record(self, name, id, undo)
+  local tx = self._tx
+  if tx ~= nil and not tx.undoing then
+    tx.record(self, name, id, undo)
+  end
+end
+
+local function in_transaction(self)
+  local tx = self._tx
+  return tx ~= nil and not tx.undoing
 end
 
 ---------------------------------------------------------------------------
@@ -685,6 +711,8 @@ local function new_instance(self, plan, plugin, env, g, log)
   return inst
 end
 
+local start, stop
+
 -- start and stop: check the operation is allowed, run its hook, record the new state.
 -- A hook that raises makes the plugin failed.
 local function transition(self, id, operation, hook, state, event)
@@ -701,14 +729,20 @@ local function transition(self, id, operation, hook, state, event)
   core:set_state(id, state)
   set_state(self, inst, state)
   emit(self, event, id)
+  if in_transaction(self) then
+    local inverse = operation == "start" and "stop" or "start"
+    record(self, operation .. "_plugin", id, function()
+      return (inverse == "stop" and stop or start)(self, id)
+    end)
+  end
   return success(id)
 end
 
-local function start(self, id)
+function start(self, id)
   return transition(self, id, "start", "on_start", "running", "started")
 end
 
-local function stop(self, id)
+function stop(self, id)
   return transition(self, id, "stop", "on_stop", "stopped", "stopped")
 end
 
@@ -728,6 +762,41 @@ local function revoke(inst)
     sandbox.revoke(inst.guard)
   end
 end
+
+-- ... at once, or, inside a transaction, when it ends and the instance has
+-- not been brought back
+local function revoke_later(self, inst)
+  local tx = self._tx
+  if tx ~= nil then
+    tx.revocations[#tx.revocations + 1] = { manager = self, instance = inst }
+  else
+    revoke(inst)
+  end
+end
+
+-- An instance whose bus and resources were released (an unload, a reload)
+-- gets new ones and comes up again in `state`: on_load, and on_start when
+-- running. The old version after a failed reload, or after a rollback.
+local function bring_back(self, inst, state)
+  local id = inst.id
+  inst.ctx.bus = plugin_bus(self._bus, id, inst.info.retain_contracts_on_unload)
+  local meter = self._meter
+  if meter ~= nil then
+    count_messages(inst.ctx.bus, record_of(meter, id))
+  end
+  if inst.guard ~= nil then
+    -- the facades it had held the bus view just closed
+    inst.view = sandbox.ctx(inst.guard, inst.ctx, { manifest = manifest_copy(inst.info),
+      version = Version.parse(inst.info.version), manager = self, is_library = is_library })
+  end
+  local ok, captured = call_hook(inst, "on_load", inst.view)
+  if ok and state == "running" then
+    ok, captured = call_hook(inst, "on_start", inst.view)
+  end
+  return ok, captured
+end
+
+local unload_with_dependents
 
 -- Runs an approved plan to a loaded (and, if asked, running) plugin.
 local function load_approved(self, plan, plugin, should_start)
@@ -788,6 +857,9 @@ local function load_approved(self, plan, plugin, should_start)
     set_state(self, inst, "running")
     emit(self, "started", id)
   end
+  record(self, "load_plugin", id, function()
+    return unload_with_dependents(self, id)
+  end)
   return success(id)
 end
 
@@ -1014,11 +1086,53 @@ function Manager:stop_plugin(id)
   return stop(self, id)
 end
 
+-- How to put back a plugin about to be unloaded inside a transaction: the
+-- same instance, its record, place in load order, configuration, grant and
+-- state; it comes up again through on_load (and on_start).
+local function undo_unload(self, id, inst)
+  local core = self._core
+  local snapshot = core:snapshot_record(id)
+  local state, config = inst.state, core:config(id)
+  local grant = self._security._permissions._grants[id]
+  local slot = self._slots[id]
+  local position
+  for i, existing in ipairs(self._order) do
+    if existing == slot then
+      position = i
+    end
+  end
+  return function()
+    if self._slots[id] ~= nil then
+      return nil, Error("already_loaded", string_format("plugin %q is loaded again; it cannot come back", id))
+    end
+    core:restore_record(snapshot)
+    slot.instance = inst
+    self._slots[id] = slot
+    -- a new array: a loop over the order under way keeps the one it has
+    local order = {}
+    for i, existing in ipairs(self._order) do
+      order[i] = existing
+    end
+    table.insert(order, math.min(position, #order + 1), slot)
+    self._order = order
+    set_plugin_config(self._config, id, config)
+    record_grant(self._security, id, grant)
+    inst.state = state
+    local ok, captured = bring_back(self, inst, state)
+    set_state(self, inst, state)
+    if not ok then
+      return nil, fail_plugin(self, inst, "on_load", captured)
+    end
+    return true
+  end
+end
+
 -- Takes one plugin out: on_stop if running, on_unload, forget it. Hook errors
 -- are reported and do not stop the unload.
 local function unload_one(self, id)
   local inst = instance_of(self, id)
   local problems = {}
+  local undo = in_transaction(self) and inst and undo_unload(self, id, inst)
   if inst then
     if inst.state == "running" then
       local ok, captured = call_hook(inst, "on_stop", inst.view)
@@ -1037,7 +1151,7 @@ local function unload_one(self, id)
     for _, problem in ipairs(release_resources(self._resources, id).errors) do
       problems[#problems + 1] = problem
     end
-    revoke(inst)
+    revoke_later(self, inst)
     record_grant(self._security, id, nil)
     inst.state = "unloaded"
   end
@@ -1061,7 +1175,21 @@ local function unload_one(self, id)
   end
   rebuild_ticking(self)
   emit(self, "unloaded", id)
+  if undo then
+    record(self, "unload_plugin", id, undo)
+  end
   return problems
+end
+
+function unload_with_dependents(self, id)
+  local order, err = self._core:unload_plan(id, true)
+  if not order then
+    return nil, err
+  end
+  for _, victim in ipairs(order) do
+    unload_one(self, victim)
+  end
+  return true
 end
 
 --- Unloads a plugin; refused with has_dependents while others depend on it,
@@ -1081,6 +1209,35 @@ function Manager:unload_plugin(id, opts)
     end
   end
   return success(id, { unloaded = order, errors = problems })
+end
+
+-- A rollback of a reload: the new version steps down, the old one comes
+-- back with its record, configuration and grant, in the state it was.
+local function undo_reload(self, id, old, was, snapshot, config, grant)
+  local slot = self._slots[id]
+  local new = slot and slot.instance
+  if new == nil then
+    return nil, Error("not_found", string_format("plugin %q is no longer loaded; its reload cannot be undone", id))
+  end
+  if new.state == "running" then
+    call_hook(new, "on_stop", new.view)
+  end
+  call_hook(new, "on_unload", new.view)
+  release_bus(new.ctx.bus)
+  release_resources(self._resources, id)
+  revoke(new)
+  new.state = "unloaded"
+  self._core:restore_record(snapshot)
+  slot.instance = old
+  set_plugin_config(self._config, id, config)
+  record_grant(self._security, id, grant)
+  old.state = was
+  local ok, captured = bring_back(self, old, was)
+  set_state(self, old, was)
+  if not ok then
+    return nil, fail_plugin(self, old, "on_load", captured)
+  end
+  return true
 end
 
 -- A reload was refused: the old version runs on; the metrics count it.
@@ -1154,6 +1311,8 @@ function Manager:reload_plugin(id)
   check_manager("PluginManager:reload_plugin", self)
   check_id("PluginManager:reload_plugin", id, 2)
   local core = self._core
+  -- inside a transaction, what a rollback puts back
+  local snapshot = in_transaction(self) and self._slots[id] ~= nil and core:snapshot_record(id)
   local plan, err = core:begin_reload(id)
   if not plan then
     if self._slots[id] then
@@ -1208,29 +1367,19 @@ function Manager:reload_plugin(id)
     release_bus(new.ctx.bus)
     release_resources(self._resources, id)
     revoke(new)
-    old.ctx.bus = plugin_bus(self._bus, id, old.info.retain_contracts_on_unload)
-    if old.guard ~= nil then
-      -- the old version's facades held the bus view just closed
-      old.view = sandbox.ctx(old.guard, old.ctx, { manifest = manifest_copy(old.info),
-        version = Version.parse(old.info.version), manager = self, is_library = is_library })
-    end
     message, location = split_error(captured.value)
     err = core:abort_reload(id, stage, message, location)
     err = quota_error(captured) or err
     err.traceback = captured.traceback
     set_plugin_config(self._config, id, core:config(id) or {})
-    call_hook(old, "on_load", old.view)
-    if was == "running" then
-      call_hook(old, "on_start", old.view)
-    end
+    bring_back(self, old, was)
     reload_refused(self, id, err)
     return failure(err, { plugin_id = id })
   end
+  local old_config, old_grant = core:config(id), self._security._permissions._grants[id]
   core:finish_reload(id)
   -- closures and objects the old version handed out lose what they could do
-  if old.guard ~= nil then
-    sandbox.revoke(old.guard)
-  end
+  revoke_later(self, old)
   record_grant(self._security, id, grant)
   self._slots[id].instance = new
   old.state = "unloaded"
@@ -1245,6 +1394,11 @@ function Manager:reload_plugin(id)
   slot.reloads = slot.reloads + 1
   emit(self, "reloaded", id)
   tell_dependents(self, id, exports_changes(old.exports, new.exports))
+  if snapshot then
+    record(self, "reload_plugin", id, function()
+      return undo_reload(self, id, old, was, snapshot, old_config, old_grant)
+    end)
+  end
   return success(id)
 end
 
@@ -1350,6 +1504,7 @@ function Manager:configure_plugin(id, changes)
     error("PluginManager:configure_plugin: argument 'config' must be a table, got " .. describe(changes), 2)
   end
   local core = self._core
+  local before = in_transaction(self) and core:config(id)
   local merged, err = core:check_config(id, changes)
   if merged == nil then
     return failure(err, { plugin_id = id })
@@ -1365,6 +1520,12 @@ function Manager:configure_plugin(id, changes)
   core:commit_config(id, true)
   set_plugin_config(self._config, id, merged)
   emit(self, "configured", id)
+  if before then
+    record(self, "configure_plugin", id, function()
+      local result = Manager.configure_plugin(self, id, before)
+      return result.success, result.error
+    end)
+  end
   return success(id, { config = merged })
 end
 
@@ -2080,6 +2241,28 @@ return {
   set_metering_everywhere = set_metering_everywhere,
   -- every live manager, oldest first
   managers = all_managers,
+  -- for qtforge.transactions: the journal an open transaction keeps
+  -- ({ record = fn(manager, name, id, undo), events = {}, revocations = {},
+  -- undoing = bool }) or nil; the events it held, delivered at commit; what
+  -- its unloads and reloads would have revoked, revoked at its end unless
+  -- brought back; and what breaks the invariant at commit
+  set_transaction = function(manager, tx)
+    manager._tx = tx
+  end,
+  deliver = function(held)
+    emit(held[1], held[2], held[3], held[4], held[5])
+  end,
+  settle_revocations = function(revocations)
+    for _, entry in ipairs(revocations) do
+      local inst = entry.instance
+      if instance_of(entry.manager, inst.id) ~= inst then
+        revoke(inst)
+      end
+    end
+  end,
+  violations = function(manager)
+    return manager._core:violations()
+  end,
   -- metatables, for specs that check every public method has a type stub
   _Manager = Manager,
   _Handle = HandleMeta,

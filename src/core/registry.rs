@@ -95,6 +95,23 @@ impl Registry {
         Some(record)
     }
 
+    /// Puts back a record taken before an unload or a reload (a transaction
+    /// rolled back): the plugin is where it was in load order, as it was.
+    pub fn restore(&mut self, record: Record) {
+        self.reserved.remove(&record.manifest.name);
+        self.records.insert(record.manifest.name.clone(), record);
+    }
+
+    /// What breaks the manager's invariant: each running plugin whose
+    /// dependency is gone, failed or of a version out of its range.
+    pub fn violations(&self) -> Vec<Error> {
+        self.in_load_order()
+            .into_iter()
+            .filter(|r| r.state == State::Running)
+            .filter_map(|r| self.check_dependencies(&r.manifest).err())
+            .collect()
+    }
+
     pub fn contains(&self, id: &str) -> bool {
         self.records.contains_key(id)
     }

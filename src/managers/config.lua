@@ -365,9 +365,18 @@ local function changed_or_raise(view, method, changed, at_or_message, subtree, l
   return true
 end
 
+-- An open transaction hears of each change a caller makes, before it is made.
+local function before_change(state)
+  local hook = state.before_change
+  if hook ~= nil then
+    hook(state)
+  end
+end
+
 function Readers.set(self, key, value)
   check_view("set", self, 2)
   check_key(self, "set", key, 2)
+  before_change(self._state)
   local changed, at, subtree = self._state.layers:set(full_key(self, key), value)
   local ok = changed_or_raise(self, "set", changed, at, subtree, 2)
   return ok
@@ -379,6 +388,7 @@ function Readers.remove(self, key)
   check_key(self, "remove", key, 2)
   local state = self._state
   local had = walk(state.tree, full_key(self, key)) ~= nil
+  before_change(state)
   local changed, at, subtree = state.layers:remove(full_key(self, key))
   changed_or_raise(self, "remove", changed, at, subtree, 2)
   return had
@@ -545,6 +555,7 @@ function Methods:load_from_file(path)
   if type(path) ~= "string" then
     error("ConfigurationManager:load_from_file: argument 'path' must be a string, got " .. describe(path), 2)
   end
+  before_change(self._state)
   local changed, at, subtree = self._state.layers:load_file(path)
   return result_of(self._state, changed, at, subtree)
 end
@@ -562,6 +573,7 @@ function Methods:load_from_string(text, format, name)
   if name ~= nil and type(name) ~= "string" then
     error("ConfigurationManager:load_from_string: argument 'name' must be a string or nil, got " .. describe(name), 2)
   end
+  before_change(self._state)
   local changed, at, subtree = self._state.layers:load_string(text, format, name or "string")
   return result_of(self._state, changed, at, subtree)
 end
@@ -572,6 +584,12 @@ function Methods:save_to_file(path)
   check_manager("ConfigurationManager:save_to_file", self)
   if type(path) ~= "string" then
     error("ConfigurationManager:save_to_file: argument 'path' must be a string, got " .. describe(path), 2)
+  end
+  local defer = self._state.defer_save
+  if defer ~= nil then
+    -- inside a transaction: written when it commits, with what it commits
+    defer(self, path)
+    return { success = true, path = path, deferred = true }
   end
   local ok, err = self._state.layers:save(path)
   if not ok then
@@ -698,6 +716,20 @@ return {
   -- for manager.lua
   set_plugin_config = set_plugin_config,
   plugin_scope = plugin_scope,
+  -- for qtforge.transactions: the layers as they are, and back to them; and
+  -- the hooks an open transaction sets (nil to clear): before_change(state)
+  -- before each change a caller makes, defer_save(config, path) for saves
+  snapshot = function(config)
+    return config._state.layers:snapshot()
+  end,
+  restore = function(config, snapshot)
+    local state = config._state
+    local changed, at, subtree = state.layers:restore(snapshot)
+    apply(state, changed, at, subtree)
+  end,
+  set_transaction_hooks = function(config, before, defer)
+    config._state.before_change, config._state.defer_save = before, defer
+  end,
   watching = watching,
   _Meta = ConfigurationManager,
   -- metatables, for specs that check every public method has a type stub

@@ -199,6 +199,11 @@ impl UserData for LuaHub {
 
 /// The layers of a ConfigurationManager, the formats of the files loaded into
 /// it, and the watcher of the files it watches.
+/// A configuration's layers as they were (a transaction's way back).
+struct LayersSnapshot(Layers);
+
+impl UserData for LayersSnapshot {}
+
 struct LuaLayers {
     layers: Layers,
     watcher: Option<FileWatcher>,
@@ -383,6 +388,20 @@ impl UserData for LuaLayers {
                 layers.set_default(&key, value?)
             })
         });
+        // the layers as they are, for a transaction to put back
+        methods.add_method("snapshot", |lua, this, ()| {
+            lua.create_userdata(LayersSnapshot(this.layers.clone()))
+        });
+        methods.add_method_mut(
+            "restore",
+            |lua, this, snapshot: mlua::UserDataRef<LayersSnapshot>| {
+                let layers = snapshot.0.clone();
+                change(lua, this, Failure::Misuse, |current| {
+                    *current = layers;
+                    Ok(())
+                })
+            },
+        );
         methods.add_method_mut("remove", |lua, this, key: String| {
             let parsed = config::parse_key(&key).map(|_| ());
             change_at(lua, this, Failure::Misuse, Some(&key), |layers| {

@@ -713,6 +713,11 @@ end
 
 local start, stop
 
+-- the state the inverse of `operation` leaves a plugin in
+local function result_state(operation)
+  return operation == "start" and "stopped" or "running"
+end
+
 -- start and stop: check the operation is allowed, run its hook, record the new state.
 -- A hook that raises makes the plugin failed.
 local function transition(self, id, operation, hook, state, event)
@@ -722,6 +727,7 @@ local function transition(self, id, operation, hook, state, event)
     return failure(err)
   end
   local inst = instance_of(self, id)
+  local was = inst.state
   local ok, captured = call_hook(inst, hook, inst.view)
   if not ok then
     return failure(fail_plugin(self, inst, hook, captured), { plugin_id = id })
@@ -730,9 +736,14 @@ local function transition(self, id, operation, hook, state, event)
   set_state(self, inst, state)
   emit(self, event, id)
   if in_transaction(self) then
-    local inverse = operation == "start" and "stop" or "start"
     record(self, operation .. "_plugin", id, function()
-      return (inverse == "stop" and stop or start)(self, id)
+      local result = (operation == "start" and stop or start)(self, id)
+      if result.success and was ~= result_state(operation) then
+        -- started from loaded: stopped, it is loaded again, as it was
+        core:set_state(id, was)
+        set_state(self, instance_of(self, id), was)
+      end
+      return result.success, result.error
     end)
   end
   return success(id)

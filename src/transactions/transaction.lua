@@ -91,7 +91,7 @@ local function mark(root)
   end
   -- the next configuration change after this point snapshots again
   root.snapped = {}
-  return { entries = #root.entries, events = #root.events, held = held }
+  return { entries = #root.entries, events = #root.events, held = held, saves = #root.deferred_saves }
 end
 
 -- Runs the undos of the entries after `to`, newest first, each protected;
@@ -183,12 +183,11 @@ local function distinct(list, value)
   list[#list + 1] = value
 end
 
-local function open_root(tm, opts, level)
+local function open_root(tm, fname, opts, level)
   local managers = tm._manager and { tm._manager } or all_managers()
   for _, manager in ipairs(managers) do
     if manager._tx ~= nil then
-      error("PluginTransactionManager:begin_transaction: a transaction of another PluginTransactionManager is "
-        .. "open on this manager", level + 1)
+      error(fname .. ": a transaction of another PluginTransactionManager is open on this manager", level + 1)
     end
   end
   last_id = last_id + 1
@@ -215,9 +214,14 @@ local function open_root(tm, opts, level)
   root.record = function(manager, name, id, undo)
     root.entries[#root.entries + 1] = { manager = manager, name = name, plugin_id = id, undo = undo }
   end
+  -- what was broken before it began is not the transaction's to refuse
+  root.broken_before = {}
   for _, manager in ipairs(managers) do
     distinct(root.buses, manager._bus)
     distinct(root.configs, manager._config)
+    for _, err in ipairs(violations(manager)) do
+      root.broken_before[safe_tostring(err)] = true
+    end
   end
   for _, config in ipairs(root.configs) do
     set_config_hooks(config, function()
@@ -281,12 +285,53 @@ local function pop_to(tx)
   end
 end
 
+-- What a file holds now (nil when there is none), to put back.
+local function read_file(path)
+  local file = io.open(path, "rb")
+  if file == nil then
+    return nil
+  end
+  local text = file:read("*a")
+  file:close()
+  return text
+end
+
+-- The saves made inside a transaction, each written atomically; if one
+-- fails, the files written before it get their old contents back, so that a
+-- commit writes all of them or none. true, or nil and the failing save's Error.
+local function write_saves(saves)
+  local written = {}
+  for _, save in ipairs(saves) do
+    local before = read_file(save.path)
+    local saved = save.config:save_to_file(save.path)
+    if not saved.success then
+      for i = #written, 1, -1 do
+        local done = written[i]
+        if done.before == nil then
+          os.remove(done.path)
+        else
+          local file = io.open(done.path, "wb")
+          if file ~= nil then
+            file:write(done.before)
+            file:close()
+          end
+        end
+      end
+      return nil, saved.error
+    end
+    written[#written + 1] = { path = save.path, before = before }
+  end
+  return true
+end
+
 local function commit_root(tx)
   local root = tx._root
   local broken = {}
   for _, manager in ipairs(root.managers) do
     for _, err in ipairs(violations(manager)) do
-      broken[#broken + 1] = err
+      if not root.broken_before[safe_tostring(err)] then
+        broken[#broken + 1] = err
+      end
     end
   end
   if #broken > 0 then
@@ -307,14 +352,12 @@ local function commit_root(tx)
   for _, config in ipairs(root.configs) do
     set_config_hooks(config, nil, nil)
   end
-  for _, save in ipairs(saves) do
-    local saved = save.config:save_to_file(save.path)
-    if not saved.success then
-      local rolled = finish_rollback(root)
-      tx._state = "rolled_back"
-      pop_to(tx)
-      return failure(saved.error, { rollback = rolled })
-    end
+  local saved, save_error = write_saves(saves)
+  if not saved then
+    local rolled = finish_rollback(root)
+    tx._state = "rolled_back"
+    pop_to(tx)
+    return failure(save_error, { rollback = rolled })
   end
   local events = root.events
   detach(root, true)
@@ -335,6 +378,9 @@ local function rollback_to_mark(root, at)
   end
   for bus, count in pairs(at.held) do
     drop_held(bus, count)
+  end
+  for i = #root.deferred_saves, at.saves + 1, -1 do
+    root.deferred_saves[i] = nil
   end
   root.snapped = {}
   return failures
@@ -477,11 +523,11 @@ end
 
 --- begin_transaction(opts): a new transaction, or, inside an open one, a
 --- nested one (a savepoint of it). opts.timeout, opts.name.
-function ManagerMethods:begin_transaction(opts)
-  check_tm("PluginTransactionManager:begin_transaction", self)
-  opts = check_options("PluginTransactionManager:begin_transaction", opts, { timeout = "number", name = "string" },
-    2)
-  check_timeout("PluginTransactionManager:begin_transaction", opts.timeout, 2)
+local BEGIN_OPTIONS = { timeout = "number", name = "string" }
+
+local function begin(self, fname, opts, level)
+  opts = check_options(fname, opts, BEGIN_OPTIONS, level + 1)
+  check_timeout(fname, opts.timeout, level + 1)
   local stack = self._stack
   local top = stack[#stack]
   local tx
@@ -490,9 +536,15 @@ function ManagerMethods:begin_transaction(opts)
   else
     self._stack = {}
     stack = self._stack
-    tx = new_transaction(open_root(self, opts, 2), nil, nil)
+    tx = new_transaction(open_root(self, fname, opts, level + 1), nil, nil)
   end
   stack[#stack + 1] = tx
+  return tx
+end
+
+function ManagerMethods:begin_transaction(opts)
+  check_tm("PluginTransactionManager:begin_transaction", self)
+  local tx = begin(self, "PluginTransactionManager:begin_transaction", opts, 2)
   return tx
 end
 
@@ -537,7 +589,7 @@ function ManagerMethods:run(fn, opts)
   if type(fn) ~= "function" then
     error("PluginTransactionManager:run: argument 'fn' must be a function, got " .. describe(fn), 2)
   end
-  local tx = ManagerMethods.begin_transaction(self, opts)
+  local tx = begin(self, "PluginTransactionManager:run", opts, 2)
   local function finish(ok, ...)
     if not ok then
       local problem = ...

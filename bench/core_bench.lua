@@ -1,18 +1,9 @@
 -- core: loading plugin folders, and calling exports, against plain Lua.
 local qtforge = require("qtforge")
+local harness = require("harness")
+local sh, write = harness.sh, harness.write
 
 local PLUGIN_COUNT = 200
-
-local function sh(command)
-  local ok = os.execute(command)
-  return ok == true or ok == 0
-end
-
-local function write(path, text)
-  local file = assert(io.open(path, "wb"))
-  file:write(text)
-  file:close()
-end
 
 -- 200 plugin folders; plugin i depends on up to three earlier ones, so the
 -- manager has a real graph to order

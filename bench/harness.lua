@@ -37,6 +37,19 @@ local function time_per_op(run)
   return samples[math.floor((SAMPLES + 1) / 2)]
 end
 
+--- Runs a shell command; whether it succeeded (5.1 and 5.4 answer differently).
+function harness.sh(command)
+  local ok = os.execute(command)
+  return ok == true or ok == 0
+end
+
+--- Writes `text` to `path`, replacing it.
+function harness.write(path, text)
+  local file = assert(io.open(path, "wb"))
+  file:write(text)
+  file:close()
+end
+
 function harness.interpreter()
   if jit then
     return string.format("%s (JIT %s)", jit.version, jit.status() and "on" or "off")

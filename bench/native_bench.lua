@@ -1,18 +1,14 @@
 -- Native plugins: calling a native export, and opening and inspecting a library,
 -- against the same work done by a Lua plugin and by plain Lua.
 local qtforge = require("qtforge")
+local harness = require("harness")
+local write = harness.write
 
 local flavor = jit and "luajit" or "lua5.4"
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "bench"
 local plugins_dir = here .. "/../build/" .. flavor .. "/plugins/"
 local bundle = plugins_dir .. "bundle.so"
 local hello = plugins_dir .. "hello.so"
-
-local function write(path, text)
-  local file = assert(io.open(path, "wb"))
-  file:write(text)
-  file:close()
-end
 
 -- a Lua plugin folder doing what hello.so does, for the load and inspect baselines
 local lua_dir = os.tmpname()

@@ -3,15 +3,11 @@
 -- would), over 100 edits; percentiles rather than a ratio, since pure Lua has
 -- no file watcher to compare with.
 local qtforge = require("qtforge")
+local harness = require("harness")
+local write = harness.write
 
 local EDITS = 100
 local clock = qtforge.utils.monotonic
-
-local function write(path, text)
-  local file = assert(io.open(path, "wb"))
-  file:write(text)
-  file:close()
-end
 
 local function source(n)
   return string.format("return { exports = { version = function() return %d end } }\n", n)

@@ -2,19 +2,10 @@
 -- quota, against the same export of the same plugin loaded trusted (in the
 -- host's globals, as any Lua module runs).
 local qtforge = require("qtforge")
+local harness = require("harness")
+local sh, write = harness.sh, harness.write
 
 local SecurityManager = qtforge.security.SecurityManager
-
-local function sh(command)
-  local ok = os.execute(command)
-  return ok == true or ok == 0
-end
-
-local function write(path, text)
-  local file = assert(io.open(path, "wb"))
-  file:write(text)
-  file:close()
-end
 
 -- the work: what a plugin's export typically does per call, with the
 -- standard libraries (string, math, table) it reads through its sandbox

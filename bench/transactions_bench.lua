@@ -2,21 +2,11 @@
 -- journaling costs next to the same operations outside a transaction.
 local qtforge = require("qtforge")
 local harness = require("harness")
+local sh, write = harness.sh, harness.write
 
 local PLUGINS = 100
 local ROUNDS = 20
 local clock = qtforge.utils.monotonic
-
-local function sh(command)
-  local ok = os.execute(command)
-  return ok == true or ok == 0
-end
-
-local function write(path, text)
-  local file = assert(io.open(path, "wb"))
-  file:write(text)
-  file:close()
-end
 
 -- 100 plugin folders, each subscribing to a topic and reading its config
 local root = os.tmpname()

@@ -1,7 +1,7 @@
 -- core: loading plugin folders, and calling exports, against plain Lua.
 local qtforge = require("qtforge")
 local harness = require("harness")
-local sh, write = harness.sh, harness.write
+local sh, write, loop = harness.sh, harness.write, harness.loop
 
 local PLUGIN_COUNT = 200
 
@@ -80,16 +80,6 @@ local exports = plugin.exports
 
 local function plain_value()
   return 1
-end
-
-local function loop(call)
-  return function(n)
-    local sum = 0
-    for _ = 1, n do
-      sum = sum + call()
-    end
-    return sum
-  end
 end
 
 local cleanup = setmetatable({}, {

@@ -50,6 +50,18 @@ function harness.write(path, text)
   file:close()
 end
 
+--- A case's `run(n)`: calls `call` n times, summing what it returns (so
+--- that the calls cannot be optimised away).
+function harness.loop(call)
+  return function(n)
+    local sum = 0
+    for _ = 1, n do
+      sum = sum + call()
+    end
+    return sum
+  end
+end
+
 function harness.interpreter()
   if jit then
     return string.format("%s (JIT %s)", jit.version, jit.status() and "on" or "off")

@@ -2,6 +2,8 @@
 -- same work on a manager a PluginMetricsCollector meters and, as the
 -- baseline, on one without a collector (whose paths are those of core_bench).
 local qtforge = require("qtforge")
+local harness = require("harness")
+local loop = harness.loop
 
 local function manager_with(metered)
   local manager = qtforge.core.PluginManager()
@@ -28,16 +30,6 @@ local function manager_with(metered)
 end
 
 local on, counting, off = manager_with("timed"), manager_with("counted"), manager_with(false)
-
-local function loop(call)
-  return function(n)
-    local sum = 0
-    for _ = 1, n do
-      sum = sum + call()
-    end
-    return sum
-  end
-end
 
 local function calls(setup, how)
   local plugin, manager = setup.plugin, setup.manager

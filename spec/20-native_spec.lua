@@ -4,32 +4,18 @@
 local qtforge = require("qtforge")
 local fs = require("support.fs")
 local plugins = require("support.plugins")
+local libraries = require("support.libraries")
 
 local core = qtforge.core
 
--- the build folder of the interpreter running the specs, and of the other one
-local FLAVOR = jit and "luajit" or "lua5.4"
+-- the other interpreter
 local OTHER = jit and "lua5.4" or "luajit"
 -- what a library's descriptor calls each Lua
 local HOST_LUA = jit and "luajit" or "lua54"
 local OTHER_LUA = jit and "lua54" or "luajit"
-local LIBS = "build/" .. FLAVOR .. "/plugins/"
 local unpack = table.unpack or unpack -- luacheck: ignore 113
 local OTHER_LIBS = "build/" .. OTHER .. "/plugins/"
-
---- The path of an example library of this interpreter: lib("hello"), lib("broken/abi_v2").
-local function lib(name)
-  local path = LIBS .. name .. ".so"
-  assert(fs.read(path), path .. " is missing: run `make examples`")
-  return path
-end
-
---- Puts the bytes of `from` at `to` through a temporary name, as a build installs a library.
-local function install(from, to)
-  fs.write(to .. ".tmp", assert(fs.read(from), from .. " is missing: run `make examples`"))
-  assert(os.rename(to .. ".tmp", to))
-  return to
-end
+local lib, install = libraries.lib, libraries.install
 
 --- Whether a file at `path` is mapped into this process (Linux: /proc/self/maps; nil elsewhere).
 local function mapped(path)

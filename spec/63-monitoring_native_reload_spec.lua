@@ -9,32 +9,11 @@ local qtforge = require("qtforge")
 local fs = require("support.fs")
 local plugins = require("support.plugins")
 local reloading = require("support.reloading")
+local examples = require("support.libraries")
 
 local contains = plugins.contains
 local sleep, poll_until = reloading.sleep, reloading.poll_until
-
-local LIBS = "build/" .. (jit and "luajit" or "lua5.4") .. "/plugins/"
-
---- The path of an example library of this interpreter: lib("hello"), lib("variants/c_hello_v2").
-local function lib(name)
-  local path = LIBS .. name .. ".so"
-  assert(fs.read(path), path .. " is missing: run `make examples`")
-  return path
-end
-
---- Puts `bytes` at `to` through a temporary name, as a build installs a library:
---- the running version stays mapped from the old file.
-local function install_bytes(bytes, to)
-  fs.write(to .. ".tmp", bytes)
-  assert(os.rename(to .. ".tmp", to))
-  return to
-end
-
-local function install(from, to)
-  return install_bytes(assert(fs.read(from), from .. " is missing: run `make examples`"), to)
-end
-
-
+local lib, install, install_bytes = examples.lib, examples.install, examples.install_bytes
 
 describe("PluginHotReloadManager with native plugins", function()
   local root, manager, reloader, reloaded, failures

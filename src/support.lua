@@ -109,6 +109,14 @@ end
 
 --- A callable class table: Name(...) and Name.new(...) build the same object;
 --- `make(level, ...)` raises misuse at `level`, the caller of either form.
+--- Raises at the caller of the method `fname` (`level` counts from the
+--- function calling this) unless `id` is a plugin id string.
+function support.check_plugin_id(fname, id, level)
+  if type(id) ~= "string" then
+    error(fname .. ": argument 'plugin_id' must be a plugin id string, got " .. support.describe(id), level + 1)
+  end
+end
+
 -- An object whose collection calls fn: a table __gc is 5.4 only, hence a
 -- proxy where newproxy exists (LuaJIT, 5.1).
 function support.gc_sentinel(fn)

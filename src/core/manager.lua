@@ -34,7 +34,7 @@ local security_classes = native.security
 local sandbox = security_classes.sandbox
 local sandbox_call, sandbox_guard = sandbox.call, sandbox.guard
 local SecurityManagerMeta = security_classes._Meta
-local record_grant = security_classes.record
+local record_grant, recorded_grant = security_classes.record, security_classes.recorded
 local new_core = native.new_core
 local is_library = native.is_library
 local monotonic = native.monotonic
@@ -713,11 +713,6 @@ end
 
 local start, stop
 
--- the state the inverse of `operation` leaves a plugin in
-local function result_state(operation)
-  return operation == "start" and "stopped" or "running"
-end
-
 -- start and stop: check the operation is allowed, run its hook, record the new state.
 -- A hook that raises makes the plugin failed.
 local function transition(self, id, operation, hook, state, event)
@@ -738,7 +733,7 @@ local function transition(self, id, operation, hook, state, event)
   if in_transaction(self) then
     record(self, operation .. "_plugin", id, function()
       local result = (operation == "start" and stop or start)(self, id)
-      if result.success and was ~= result_state(operation) then
+      if result.success and was == "loaded" then
         -- started from loaded: stopped, it is loaded again, as it was
         core:set_state(id, was)
         set_state(self, instance_of(self, id), was)
@@ -1097,6 +1092,22 @@ function Manager:stop_plugin(id)
   return stop(self, id)
 end
 
+-- A rollback puts `inst` back in its slot as it was before an unload or a
+-- reload: its record, configuration and grant, then on_load (and on_start).
+local function restore_instance(self, slot, inst, state, snapshot, config, grant)
+  self._core:restore_record(snapshot)
+  slot.instance = inst
+  set_plugin_config(self._config, inst.id, config)
+  record_grant(self._security, inst.id, grant)
+  inst.state = state
+  local ok, captured = bring_back(self, inst, state)
+  set_state(self, inst, state)
+  if not ok then
+    return nil, fail_plugin(self, inst, "on_load", captured)
+  end
+  return true
+end
+
 -- How to put back a plugin about to be unloaded inside a transaction: the
 -- same instance, its record, place in load order, configuration, grant and
 -- state; it comes up again through on_load (and on_start).
@@ -1104,7 +1115,7 @@ local function undo_unload(self, id, inst)
   local core = self._core
   local snapshot = core:snapshot_record(id)
   local state, config = inst.state, core:config(id)
-  local grant = self._security._permissions._grants[id]
+  local grant = recorded_grant(self._security, id)
   local slot = self._slots[id]
   local position
   for i, existing in ipairs(self._order) do
@@ -1116,8 +1127,6 @@ local function undo_unload(self, id, inst)
     if self._slots[id] ~= nil then
       return nil, Error("already_loaded", string_format("plugin %q is loaded again; it cannot come back", id))
     end
-    core:restore_record(snapshot)
-    slot.instance = inst
     self._slots[id] = slot
     -- a new array: a loop over the order under way keeps the one it has
     local order = {}
@@ -1126,15 +1135,7 @@ local function undo_unload(self, id, inst)
     end
     table.insert(order, math.min(position, #order + 1), slot)
     self._order = order
-    set_plugin_config(self._config, id, config)
-    record_grant(self._security, id, grant)
-    inst.state = state
-    local ok, captured = bring_back(self, inst, state)
-    set_state(self, inst, state)
-    if not ok then
-      return nil, fail_plugin(self, inst, "on_load", captured)
-    end
-    return true
+    return restore_instance(self, slot, inst, state, snapshot, config, grant)
   end
 end
 
@@ -1238,17 +1239,7 @@ local function undo_reload(self, id, old, was, snapshot, config, grant)
   release_resources(self._resources, id)
   revoke(new)
   new.state = "unloaded"
-  self._core:restore_record(snapshot)
-  slot.instance = old
-  set_plugin_config(self._config, id, config)
-  record_grant(self._security, id, grant)
-  old.state = was
-  local ok, captured = bring_back(self, old, was)
-  set_state(self, old, was)
-  if not ok then
-    return nil, fail_plugin(self, old, "on_load", captured)
-  end
-  return true
+  return restore_instance(self, slot, old, was, snapshot, config, grant)
 end
 
 -- A reload was refused: the old version runs on; the metrics count it.
@@ -1387,7 +1378,7 @@ function Manager:reload_plugin(id)
     reload_refused(self, id, err)
     return failure(err, { plugin_id = id })
   end
-  local old_config, old_grant = core:config(id), self._security._permissions._grants[id]
+  local old_config, old_grant = core:config(id), recorded_grant(self._security, id)
   core:finish_reload(id)
   -- closures and objects the old version handed out lose what they could do
   revoke_later(self, old)

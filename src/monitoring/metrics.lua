@@ -24,7 +24,8 @@ local debug_getmetatable = debug and debug.getmetatable or getmetatable
 local support = native.support
 local describe, method_check, check_options, class = support.describe, support.method_check,
   support.check_options, support.class
-local safe_tostring, gc_sentinel = support.safe_tostring, support.gc_sentinel
+local safe_tostring, gc_sentinel, check_plugin_id = support.safe_tostring, support.gc_sentinel,
+  support.check_plugin_id
 local Error = native.Error
 local render_prometheus, rust_heap_bytes = native.render_prometheus, native.rust_heap_bytes
 local core = native.core
@@ -249,17 +250,11 @@ local function collect(self)
   return plugins, order
 end
 
-local function check_id(fname, id)
-  if type(id) ~= "string" then
-    error(fname .. ": argument 'plugin_id' must be a plugin id string, got " .. describe(id), 3)
-  end
-end
-
 --- get_plugin_metrics(plugin_id): the plugin's figures, or nil when no such
 --- plugin is loaded.
 function Methods:get_plugin_metrics(id)
   check_collector("PluginMetricsCollector:get_plugin_metrics", self)
-  check_id("PluginMetricsCollector:get_plugin_metrics", id)
+  check_plugin_id("PluginMetricsCollector:get_plugin_metrics", id, 2)
   local found
   for _, manager in ipairs(managers_of(self)) do
     local slot = manager._slots[id]

@@ -14,6 +14,7 @@ local table_sort = table.sort
 local support = native.support
 local describe, method_check, check_options, class, listen, safe_tostring = support.describe, support.method_check,
   support.check_options, support.class, support.listen, support.safe_tostring
+local check_plugin_id = support.check_plugin_id
 local new_watcher, kind_of, resolve = native.new_watcher, native.kind_of, native.resolve
 local core = native.core
 local Error = native.Error
@@ -186,10 +187,7 @@ end
 --- reload_now(plugin_id): reloads it at once, as a change would; the result.
 function Methods:reload_now(id)
   check_reloader("PluginHotReloadManager:reload_now", self)
-  if type(id) ~= "string" then
-    error("PluginHotReloadManager:reload_now: argument 'plugin_id' must be a plugin id string, got " .. describe(id),
-      2)
-  end
+  check_plugin_id("PluginHotReloadManager:reload_now", id, 2)
   local managers = managers_of(self)
   local result
   for _, manager in ipairs(managers) do

@@ -10,6 +10,7 @@ local table_concat = table.concat
 
 local support = native.support
 local describe, method_check, class = support.describe, support.method_check, support.class
+local check_plugin_id = support.check_plugin_id
 local Error = native.Error
 local new_policy = native.new_policy
 local validate, has_lock = native.validate, native.has_lock
@@ -129,6 +130,11 @@ local function record(self, id, grant)
   self._permissions._grants[id] = grant
 end
 
+-- ... and what it holds now, for a transaction to put back
+local function recorded(self, id)
+  return self._permissions._grants[id]
+end
+
 --- The PermissionSystem: what each loaded plugin holds.
 function Methods:permissions()
   check_manager("SecurityManager:permissions", self)
@@ -138,9 +144,7 @@ end
 --- trust_level(id): "trusted" or "sandboxed" for a loaded plugin, else nil.
 function Methods:trust_level(id)
   check_manager("SecurityManager:trust_level", self)
-  if type(id) ~= "string" then
-    error("SecurityManager:trust_level: argument 'plugin_id' must be a plugin id string, got " .. describe(id), 2)
-  end
+  check_plugin_id("SecurityManager:trust_level", id, 2)
   local grant = self._permissions._grants[id]
   return grant and grant.trust
 end
@@ -149,16 +153,10 @@ SecurityManager.__tostring = function()
   return "qtforge.security.SecurityManager"
 end
 
-local function check_id(fname, id)
-  if type(id) ~= "string" then
-    error(fname .. ": argument 'plugin_id' must be a plugin id string, got " .. describe(id), 3)
-  end
-end
-
 --- check(plugin_id, capability): whether the loaded plugin holds it.
 function PermissionMethods:check(id, capability)
   check_permissions("PermissionSystem:check", self)
-  check_id("PermissionSystem:check", id)
+  check_plugin_id("PermissionSystem:check", id, 2)
   if type(capability) ~= "string" then
     error("PermissionSystem:check: argument 'capability' must be a capability name, got " .. describe(capability), 2)
   end
@@ -169,7 +167,7 @@ end
 --- grants(plugin_id): the capabilities the loaded plugin holds (sorted), or nil.
 function PermissionMethods:grants(id)
   check_permissions("PermissionSystem:grants", self)
-  check_id("PermissionSystem:grants", id)
+  check_plugin_id("PermissionSystem:grants", id, 2)
   local grant = self._grants[id]
   if grant == nil then
     return nil
@@ -196,6 +194,7 @@ return {
   SecurityManager = class("qtforge.security.SecurityManager", new_manager),
   PermissionSystem = class("qtforge.security.PermissionSystem", new_permissions),
   record = record,
+  recorded = recorded,
   _Meta = SecurityManager,
   -- metatables, for specs that check every public method has a type stub
   _SecurityManager = Methods,

@@ -8,6 +8,10 @@ local utils = {}
 ---@return number
 function utils.monotonic() end
 
+---Blocks the thread for `seconds` (for plain Lua scripts; in OpenResty use ngx.sleep, in LÖVE love.timer.sleep).
+---@param seconds number
+function utils.sleep(seconds) end
+
 ---A semantic version (semver 2.0). Immutable.
 ---`<` and `<=` follow semver precedence (build metadata ignored); `==` compares every
 ---part. Under Lua 5.4 either side of `<`/`<=` may also be a version string.

@@ -64,5 +64,40 @@ pub fn register(lua: &Lua) -> mlua::Result<Table> {
     let monotonic = lua.create_function(move |_, ()| Ok(origin.elapsed().as_secs_f64()))?;
     lua.set_named_registry_value(MONOTONIC_KEY, &monotonic)?;
     utils.set("monotonic", monotonic)?;
+    // plain Lua cannot wait without spinning or starting a process
+    let sleep = lua.create_function(|_, seconds: f64| {
+        sleep_seconds(seconds);
+        Ok(())
+    })?;
+    let checked: mlua::Function = lua
+        .load(
+            r#"
+local sleep = ...
+return function(seconds)
+  if type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 then
+    local got = type(seconds) == "number" and tostring(seconds) or type(seconds)
+    error("utils.sleep: argument 'seconds' must be a non-negative number, got " .. got, 2)
+  end
+  sleep(seconds)
+end
+"#,
+        )
+        .set_name("=qtforge/utils/sleep")
+        .call(sleep)?;
+    utils.set("sleep", checked)?;
     Ok(utils)
+}
+
+/// The longest one sleep lasts: a day, so that a huge or infinite wait cannot
+/// overflow a `Duration`.
+const LONGEST_SLEEP: f64 = 86_400.0;
+
+/// Blocks the thread for `seconds` (at most a day); nothing for zero, a
+/// negative number or NaN.
+pub fn sleep_seconds(seconds: f64) {
+    if seconds > 0.0 {
+        std::thread::sleep(std::time::Duration::from_secs_f64(
+            seconds.min(LONGEST_SLEEP),
+        ));
+    }
 }

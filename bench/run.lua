@@ -15,6 +15,7 @@ local BENCHMARKS = {
   "reload_bench",
   "metrics_bench",
   "transactions_bench",
+  "orchestration_bench",
 }
 
 print("qtforge bench under " .. harness.interpreter())

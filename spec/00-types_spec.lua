@@ -6,7 +6,7 @@ local function read_stubs()
   local dir = "lua/types/"
   local text = {}
   local files = { "qtforge.lua", "utils.lua", "core.lua", "communication.lua", "managers.lua", "security.lua",
-    "monitoring.lua", "transactions.lua" }
+    "monitoring.lua", "transactions.lua", "orchestration.lua" }
   for _, name in ipairs(files) do
     local file = assert(io.open(dir .. name, "r"))
     text[#text + 1] = file:read("a")
@@ -39,6 +39,7 @@ local security_classes = debug.getregistry()["qtforge.security.classes"]
 local reloader_methods = getmetatable(qtforge.monitoring.PluginHotReloadManager(qtforge.core.PluginManager())).__index
 local collector_methods = getmetatable(qtforge.monitoring.PluginMetricsCollector({ enabled = false })).__index
 local transaction_classes = debug.getregistry()["qtforge.transactions.classes"]
+local orchestration_classes = debug.getregistry()["qtforge.orchestration.classes"]
 
 -- each class: its label, the table users call, its stub name, the table holding
 -- its objects' methods, and their stub name
@@ -91,6 +92,11 @@ local CLASSES = {
   { "qtforge.transactions.PluginTransactionManager", qtforge.transactions.PluginTransactionManager,
     "PluginTransactionManagerClass", transaction_classes._PluginTransactionManager, "PluginTransactionManager" },
   { "a transaction", {}, "Transaction", transaction_classes._Transaction, "Transaction" },
+  { "qtforge.orchestration.Workflow", qtforge.orchestration.Workflow, "WorkflowClass",
+    orchestration_classes._Workflow.__index, "Workflow" },
+  { "qtforge.orchestration.PluginOrchestrator", qtforge.orchestration.PluginOrchestrator, "PluginOrchestratorClass",
+    orchestration_classes._Orchestrator.__index, "PluginOrchestrator" },
+  { "a workflow run", {}, "Execution", orchestration_classes._Execution.__index, "Execution" },
 }
 
 describe("lua/types", function()
@@ -133,6 +139,12 @@ describe("lua/types", function()
   it("declares every field of qtforge.transactions", function()
     for name in pairs(qtforge.transactions) do
       assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.transactions." .. name)
+    end
+  end)
+
+  it("declares every field of qtforge.orchestration", function()
+    for name in pairs(qtforge.orchestration) do
+      assert.truthy(stubs:find("---@field " .. escape(name) .. " "), "no ---@field for qtforge.orchestration." .. name)
     end
   end)
 

@@ -25,7 +25,8 @@ describe("require('qtforge')", function()
   end)
 
   it("offers each submodule as its own module, the same table as the field", function()
-    for _, name in ipairs({ "utils", "core", "communication", "managers", "security", "monitoring", "transactions" }) do
+    for _, name in ipairs({ "utils", "core", "communication", "managers", "security", "monitoring", "transactions",
+      "orchestration" }) do
       package.loaded["qtforge." .. name] = nil
       assert.are.equal(qtforge[name], require("qtforge." .. name), name)
     end

@@ -7,6 +7,7 @@
 //! - `core`: the plugin manager: manifests, dependencies, lifecycle, registry.
 //! - `communication`: the message bus, request/response and service contracts.
 //! - `monitoring`: hot reload of plugins when their files change.
+//! - `orchestration`: workflows of plugin steps with dependencies and retries.
 //! - `utils`: `Version`, semantic versions and ranges.
 //! - `Error`: the error value every failed result carries.
 
@@ -16,6 +17,7 @@ pub mod error;
 pub mod managers;
 pub mod module;
 pub mod monitoring;
+pub mod orchestration;
 pub mod security;
 pub mod transactions;
 pub mod utils;

@@ -22,6 +22,7 @@ const SUBMODULES: &[(&str, Register)] = &[
     ("core", crate::core::lua::register),
     ("monitoring", crate::monitoring::lua::register),
     ("transactions", crate::transactions::lua::register),
+    ("orchestration", crate::orchestration::lua::register),
 ];
 
 /// Registry key of the helpers the Lua chunks share (`support.lua`).
@@ -136,6 +137,11 @@ mod entry_points {
     #[mlua::lua_module(name = "qtforge_monitoring")]
     fn qtforge_monitoring(lua: &Lua) -> mlua::Result<Table> {
         super::submodule(lua, "monitoring")
+    }
+
+    #[mlua::lua_module(name = "qtforge_orchestration")]
+    fn qtforge_orchestration(lua: &Lua) -> mlua::Result<Table> {
+        super::submodule(lua, "orchestration")
     }
 
     #[mlua::lua_module(name = "qtforge_security")]

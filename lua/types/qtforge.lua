@@ -55,6 +55,7 @@ function ErrorClass.to_table(err) end
 ---@field security qtforge.security
 ---@field monitoring qtforge.monitoring
 ---@field transactions qtforge.transactions
+---@field orchestration qtforge.orchestration
 ---@field core qtforge.core
 local qtforge = {}
 

@@ -335,7 +335,9 @@ local live_managers = setmetatable({}, { __mode = "k" })
 -- work every manager's update_all_plugins does every POLL_INTERVAL (a hot
 -- reloader made without a manager)
 -- (listen replaces the list on each change, so that a tick under way keeps its own)
-local global = { pollers = {} }
+-- generation: bumped whenever a plugin's state changes or an instance goes
+-- or is replaced, so that what was found callable can be trusted until then
+local global = { pollers = {}, tickers = {}, generation = 0 }
 local managers_made = 0
 local everywhere, everywhere_timed = 0, 0
 
@@ -390,6 +392,7 @@ end
 
 local function set_state(self, inst, state)
   inst.state = state
+  global.generation = global.generation + 1
   local history = inst.history
   history[#history + 1] = { state = state, at = monotonic() }
   if #history > MAX_HISTORY then
@@ -928,6 +931,7 @@ local function new_manager(level, opts)
     _ticking = {},
     _listeners = {},
     _pollers = {},
+    _tickers = {},
     _handles = setmetatable({}, { __mode = "v" }),
     _autostart = opts.autostart ~= false,
     _log = log,
@@ -1166,6 +1170,7 @@ local function unload_one(self, id)
     revoke_later(self, inst)
     record_grant(self._security, id, nil)
     inst.state = "unloaded"
+    global.generation = global.generation + 1
   end
   local slot = self._slots[id]
   if slot and slot.handle then
@@ -1385,6 +1390,7 @@ function Manager:reload_plugin(id)
   record_grant(self._security, id, grant)
   self._slots[id].instance = new
   old.state = "unloaded"
+  global.generation = global.generation + 1
   local state = was
   if resume then
     state = "running"
@@ -1412,6 +1418,15 @@ function Manager:shutdown()
     unload_one(self, order[i].id)
   end
   return true
+end
+
+local function run_tickers(self, tickers)
+  for i = 1, #tickers do
+    local ok, problem = pcall(tickers[i])
+    if not ok then
+      self._log("error", "qtforge", "a ticker failed: " .. safe_tostring(problem))
+    end
+  end
 end
 
 --- Calls `update(dt, info)` on every running plugin that has one. Without `dt`,
@@ -1488,6 +1503,14 @@ function Manager:update_all_plugins(dt)
         end
       end
     end
+  end
+  -- work other submodules do on every tick while they have some (workflows
+  -- under way); without any, two field reads
+  if self._tickers[1] ~= nil then
+    run_tickers(self, self._tickers)
+  end
+  if global.tickers[1] ~= nil then
+    run_tickers(self, global.tickers)
   end
   -- messages posted and requests answered since the last tick are delivered now
   local bus = self._bus
@@ -2238,6 +2261,39 @@ return {
   add_global_poller = function(fn)
     return listen(global, "pollers", fn)
   end,
+  -- for other submodules: work update_all_plugins does on every tick
+  add_ticker = function(manager, fn)
+    return listen(manager, "_tickers", fn)
+  end,
+  add_global_ticker = function(fn)
+    return listen(global, "tickers", fn)
+  end,
+  -- the export `name` of plugin `id` if it can be called now; otherwise nil
+  -- and why, as the end of a sentence ("is not loaded", "is stopped", "has no
+  -- export \"x\"")
+  callable_export = function(manager, id, name)
+    local inst = instance_of(manager, id)
+    if inst == nil then
+      return nil, "is not loaded"
+    end
+    local state = inst.state
+    if state ~= "running" and state ~= "loaded" then
+      return nil, "is " .. state
+    end
+    local fn = inst.exports[name]
+    if type(fn) ~= "function" then
+      return nil, "has no export " .. describe(name)
+    end
+    return fn
+  end,
+  -- changes whenever what callable_export found may have stopped being so
+  generation = function()
+    return global.generation
+  end,
+  -- the clock metered calls read (clock_gettime through the FFI under LuaJIT)
+  clock = clock,
+  -- "file:12: boom" -> "boom", "file:12"
+  split_error = split_error,
   -- for the metrics collector: attach (true) or detach (false) a collector
   set_metering = set_metering,
   set_metering_everywhere = set_metering_everywhere,

@@ -136,6 +136,13 @@ pub enum Error {
         at: String,
         reason: String,
     },
+    /// A workflow cannot run: a step named twice, a dependency on no step, a
+    /// cycle, a plugin not loaded or an export missing. `problems` lists each,
+    /// one sentence apiece, in the order the steps were added.
+    InvalidWorkflow {
+        workflow: String,
+        problems: Vec<String>,
+    },
 }
 
 impl Error {
@@ -171,6 +178,7 @@ impl Error {
             Error::InvalidSchema { .. } => "invalid_schema",
             Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::InvalidMetric { .. } => "invalid_metric",
+            Error::InvalidWorkflow { .. } => "invalid_workflow",
             Error::IntegrityMismatch { .. } | Error::LockMismatch { .. } => "integrity_mismatch",
             Error::SignatureInvalid { .. } => "signature_invalid",
         }
@@ -219,6 +227,7 @@ impl Error {
             } => format!("{source}:{line}:{column}: {reason}"),
             Error::QuotaExceeded { .. } => String::new(),
             Error::InvalidMetric { .. } => String::new(),
+            Error::InvalidWorkflow { problems, .. } => problems.join("; "),
             Error::IntegrityMismatch { differences, .. }
             | Error::LockMismatch { differences, .. } => differences.clone(),
             Error::LoadError { location, .. } => location.clone(),
@@ -365,6 +374,15 @@ impl fmt::Display for Error {
             Error::InvalidMetric { metric, at, reason } => {
                 write!(f, "cannot export metric {metric:?}: {at} {reason}")
             }
+            Error::InvalidWorkflow { workflow, problems } => match problems.as_slice() {
+                [] => write!(f, "workflow {workflow:?} cannot run"),
+                [only] => write!(f, "workflow {workflow:?} cannot run: {only}"),
+                [first, rest @ ..] => write!(
+                    f,
+                    "workflow {workflow:?} cannot run: {first} (and {} more problem(s))",
+                    rest.len()
+                ),
+            },
         }
     }
 }
@@ -389,6 +407,28 @@ mod tests {
             reason: "bad".into(),
         };
         assert_eq!(e.code(), "invalid_range");
+    }
+
+    #[test]
+    fn an_invalid_workflow_names_its_first_problem_and_lists_all() {
+        let one = Error::InvalidWorkflow {
+            workflow: "etl".into(),
+            problems: vec!["two steps are named \"a\"".into()],
+        };
+        assert_eq!(one.code(), "invalid_workflow");
+        assert_eq!(
+            one.to_string(),
+            "workflow \"etl\" cannot run: two steps are named \"a\""
+        );
+        let two = Error::InvalidWorkflow {
+            workflow: "etl".into(),
+            problems: vec!["first".into(), "second".into()],
+        };
+        assert_eq!(
+            two.to_string(),
+            "workflow \"etl\" cannot run: first (and 1 more problem(s))"
+        );
+        assert_eq!(two.details(), "first; second");
     }
 
     #[test]

@@ -16,7 +16,8 @@ local string_format, string_sub, string_find, string_match = string.format, stri
 local math_floor, math_min = math.floor, math.min
 local table_concat = table.concat
 local unpack = table.unpack or unpack -- luacheck: ignore 113
-local coroutine_create, coroutine_resume = coroutine.create, coroutine.resume
+local coroutine_create, coroutine_resume, coroutine_running, coroutine_yield = coroutine.create, coroutine.resume,
+  coroutine.running, coroutine.yield
 
 local support = native.support
 local describe, copy = support.describe, support.copy
@@ -195,9 +196,9 @@ local function plain_error(value)
   return "(an error value of type " .. type(value) .. ")"
 end
 
-local function settle(g, outer, hook_fn, hook_mask, hook_count, used, deadline, depth_level, exceeded, ok, ...)
+local function settle(g, outer, hook_fn, hook_mask, hook_count, used, deadline, depth_level, exceeded, thread, ok, ...)
   current = outer
-  g.used, g.deadline, g.depth_level = used, deadline, depth_level
+  g.used, g.deadline, g.depth_level, g.thread = used, deadline, depth_level, thread
   local this_exceeded = g.exceeded
   g.exceeded = exceeded
   if outer ~= nil then
@@ -229,15 +230,17 @@ local function run_limited(g, fn, ...)
   if outer == nil then
     hook_fn, hook_mask, hook_count = debug_gethook()
   end
-  local used, deadline, depth_level, exceeded = g.used, g.deadline, g.depth_level, g.exceeded
+  local used, deadline, depth_level, exceeded, thread = g.used, g.deadline, g.depth_level, g.exceeded, g.thread
   g.used, g.exceeded = 0, nil
+  -- the thread the call runs on: a yield out of it would leave the quotas on
+  g.thread = coroutine_running()
   local limits = g.limits
   g.deadline = limits.time_ms and monotonic() + limits.time_ms / 1000 or nil
   -- levels seen from the hook: the hook, the plugin's frames, then this one's
   g.depth_level = limits.depth and (stack_depth() + limits.depth + 2) or nil
   current = g
   debug_sethook(hook, "", g.step)
-  return settle(g, outer, hook_fn, hook_mask, hook_count, used, deadline, depth_level, exceeded,
+  return settle(g, outer, hook_fn, hook_mask, hook_count, used, deadline, depth_level, exceeded, thread,
     xpcall(fn, plain_error, ...))
 end
 
@@ -854,6 +857,15 @@ local function coroutine_library(g)
   end
   lib.resume = function(co, ...)
     return rethrow(g, coroutine_resume(co, ...))
+  end
+  -- a yield that would leave a call made under quotas (to the workflow step
+  -- runner, say) is refused: the quotas, kept per call, would stay on while
+  -- other code runs
+  lib.yield = function(...)
+    if current ~= nil and coroutine_running() == current.thread then
+      error("coroutine.yield: a plugin with quotas cannot yield out of a call made to it", 2)
+    end
+    return coroutine_yield(...)
   end
   lib.wrap = function(fn)
     local co = lib.create(fn)

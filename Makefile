@@ -62,6 +62,8 @@ specs: build-all examples
 
 hosts: build/luajit/qtforge.so examples
 	bash scripts/host-tests.sh $(RESULTS)
+	bash scripts/host-openresty.sh $(RESULTS)
+	bash scripts/host-love.sh $(RESULTS)
 
 rock:
 	bash scripts/rock-check.sh $(RESULTS)
@@ -72,7 +74,7 @@ lint:
 	CARGO_TARGET_DIR=target/luajit $(CARGO) clippy --locked --all-targets --no-default-features --features luajit -- -D warnings
 	CARGO_TARGET_DIR=target/lua5.4 $(CARGO) clippy --locked -p qtforge-plugin --features lua54 -- -D warnings
 	CARGO_TARGET_DIR=target/luajit $(CARGO) clippy --locked -p qtforge-plugin --features luajit -- -D warnings
-	luacheck --quiet spec lua examples bench src
+	luacheck --quiet spec lua examples bench src bin/qtforge
 
 demo: deps build
 	@$(call lua_env,$(LUA)) $(LUA) examples/quickstart.lua

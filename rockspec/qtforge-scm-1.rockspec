@@ -94,4 +94,9 @@ if [ -d lua/types ]; then
    cp -R lua/types/. "$(PREFIX)/types/"
 fi
 ]],
+
+   -- The `qtforge` command. LuaRocks installs it in the tree's bin/ with a
+   -- wrapper that runs it under the interpreter the rock was built for, with
+   -- the tree's paths; the command build type still honours install.bin.
+   install = { bin = { qtforge = "bin/qtforge" } },
 }

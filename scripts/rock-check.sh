@@ -160,6 +160,15 @@ check_rock() {
     fail "$label: files under lua/qtforge installed under ${luadir#"$tree/"}qtforge (missing or different:$differ)"
   fi
 
+  # the qtforge command, installed in the tree's bin/ with LuaRocks' wrapper
+  local version_out
+  if version_out=$(env -u LUA_PATH -u LUA_CPATH "$tree/bin/qtforge" --version 2>&1) &&
+    grep -qF "$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)" <<< "$version_out"; then
+    pass "$label: the qtforge command runs from the tree ($version_out)"
+  else
+    fail "$label: the qtforge command runs from the tree: $version_out"
+  fi
+
   # the LuaLS definition files are in the rock's directory, and not modules
   local rock_dir what
   rock_dir=$(lr show --rock-dir qtforge 2>/dev/null) || rock_dir="$dir/no-rock-dir"

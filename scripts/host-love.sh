@@ -8,27 +8,14 @@
 # appends "love N M" to the results file.
 # usage: host-love.sh [results-file]
 set -euo pipefail
-
-results=${1:-}
-# a relative results path is relative to where we were called from
-case $results in
-  "" | /*) ;;
-  *) results="$PWD/$results" ;;
-esac
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+# results file, checkout, counters, stop_nginx, summary
+source "$(dirname "$0")/host-lib.sh" "${1:-}"
 
 so="$root/build/luajit/qtforge.so"
 cpath="$root/build/luajit/?.so"
 lua_path="$root/lua/?.lua"
 CC=${CC:-cc}
 lua_include=/usr/include/luajit-2.1
-
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-# indents a file or stdin under a "not ok" line
-show() { sed 's/^/    /' "$@" || true; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qtforge-love.XXXXXX")
 cleanup() { rm -rf "$tmp"; }
@@ -167,8 +154,4 @@ fi
 
 # ---- summary -------------------------------------------------------------------
 
-echo "love: $passed passed, $failed failed"
-if [ -n "$results" ]; then
-  echo "love $passed $failed" >> "$results"
-fi
-[ "$failed" -eq 0 ]
+summary love

@@ -8,27 +8,14 @@
 # appends "openresty N M" to the results file when given one.
 # usage: host-openresty.sh [results-file]
 set -euo pipefail
-
-results=${1:-}
-# a relative results path is relative to where we were called from
-case $results in
-  "" | /*) ;;
-  *) results="$PWD/$results" ;;
-esac
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+# results file, checkout, counters, stop_nginx, summary
+source "$(dirname "$0")/host-lib.sh" "${1:-}"
 
 so="$root/build/luajit/qtforge.so"
 cpath="$root/build/luajit/?.so"
 lua_path="$root/lua/?.lua"
 example="$root/examples/openresty"
 nginx_modules=/usr/lib/nginx/modules
-
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-# indents a file or stdin under a "not ok" line
-show() { sed 's/^/    /' "$@" || true; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qtforge-openresty.XXXXXX")
 # nginx workers drop to "nobody" when the master runs as root: they read the
@@ -39,32 +26,6 @@ nginx_pid=
 plugins="$tmp/plugins"
 cp -R "$example/plugins" "$plugins"
 chmod -R a+rX "$plugins"
-
-# true while any of the given pids runs; a zombie counts as gone
-alive() {
-  ps -o stat= -p "$(IFS=,; echo "$*")" 2>/dev/null | awk 'NF && $1 !~ /^Z/ { up = 1 } END { exit !up }'
-}
-
-# Stops nginx by the pid in its pid file (the master we started, if nginx died
-# before writing it): SIGTERM, then wait (bounded) until the master and its
-# workers are gone; SIGKILL whatever is left. Returns non-zero if it had to kill.
-stop_nginx() {
-  local pid workers i status=0
-  pid=$(cat "$tmp/nginx/nginx.pid" 2>/dev/null || echo "$nginx_pid")
-  workers=$(ps -o pid= --ppid "$pid" 2>/dev/null | tr -d ' ' | paste -sd, || true)
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 50); do
-    alive "$pid" ${workers:+"$workers"} || break
-    sleep 0.1
-  done
-  if alive "$pid" ${workers:+"$workers"}; then
-    kill -KILL "$pid" ${workers//,/ } 2>/dev/null || true
-    status=1
-  fi
-  wait "$nginx_pid" 2>/dev/null || true # reap it
-  nginx_pid=
-  return "$status"
-}
 
 cleanup() {
   [ -z "$nginx_pid" ] || stop_nginx || true
@@ -410,8 +371,4 @@ fi
 
 # ---- summary -------------------------------------------------------------------
 
-echo "openresty: $passed passed, $failed failed"
-if [ -n "$results" ]; then
-  echo "openresty $passed $failed" >> "$results"
-fi
-[ "$failed" -eq 0 ]
+summary openresty

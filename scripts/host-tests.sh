@@ -5,15 +5,8 @@
 # line "hosts: N passed, M failed"; appends "hosts N M" to the results file.
 # usage: host-tests.sh [results-file]
 set -euo pipefail
-
-results=${1:-}
-# a relative results path is relative to where we were called from
-case $results in
-  "" | /*) ;;
-  *) results="$PWD/$results" ;;
-esac
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+# results file, checkout, counters, stop_nginx, summary
+source "$(dirname "$0")/host-lib.sh" "${1:-}"
 
 so="$root/build/luajit/qtforge.so"
 cpath="$root/build/luajit/?.so"
@@ -23,43 +16,10 @@ plugins="$root/build/luajit/plugins"
 expected=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 nginx_modules=/usr/lib/nginx/modules
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-# indents a file or stdin under a "not ok" line
-show() { sed 's/^/    /' "$@" || true; }
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qtforge-hosts.XXXXXX")
 # nginx workers drop to "nobody" when the master runs as root
 chmod 755 "$tmp"
 nginx_pid=
-
-# true while any of the given pids runs; a zombie (exited, not yet reaped by
-# an init that may never reap it) counts as gone
-alive() {
-  ps -o stat= -p "$(IFS=,; echo "$*")" 2>/dev/null | awk 'NF && $1 !~ /^Z/ { up = 1 } END { exit !up }'
-}
-
-# Stops nginx by the pid in its pid file (the master we started, if nginx died
-# before writing it): SIGTERM, then wait (bounded) until the master and its
-# workers are gone; SIGKILL whatever is left. Returns non-zero if it had to kill.
-stop_nginx() {
-  local pid workers i status=0
-  pid=$(cat "$tmp/nginx/nginx.pid" 2>/dev/null || echo "$nginx_pid")
-  workers=$(ps -o pid= --ppid "$pid" 2>/dev/null | tr -d ' ' | paste -sd, || true)
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 50); do
-    alive "$pid" ${workers:+"$workers"} || break
-    sleep 0.1
-  done
-  if alive "$pid" ${workers:+"$workers"}; then
-    kill -KILL "$pid" ${workers//,/ } 2>/dev/null || true
-    status=1
-  fi
-  wait "$nginx_pid" 2>/dev/null || true # reap it
-  nginx_pid=
-  return "$status"
-}
 
 cleanup() {
   [ -z "$nginx_pid" ] || stop_nginx || true
@@ -206,8 +166,4 @@ fi
 
 # ---- summary -------------------------------------------------------------------
 
-echo "hosts: $passed passed, $failed failed"
-if [ -n "$results" ]; then
-  echo "hosts $passed $failed" >> "$results"
-fi
-[ "$failed" -eq 0 ]
+summary hosts

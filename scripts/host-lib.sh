@@ -1,7 +1,8 @@
 # Shared by the host test scripts (host-tests.sh, host-openresty.sh,
 # host-love.sh), sourced after `set -euo pipefail` with the script's first
 # argument: the results file, the checkout as the working directory, the
-# "ok - " / "not ok - " counters, stopping nginx, and the closing summary.
+# "ok - " / "not ok - " counters, starting and stopping nginx, and the closing
+# summary.
 
 results=${1:-}
 # a relative results path is relative to where the script was called from
@@ -43,6 +44,54 @@ stop_nginx() {
   wait "$nginx_pid" 2>/dev/null || true # reap it
   nginx_pid=
   return "$status"
+}
+
+# true if something already listens on 127.0.0.1:$1
+port_in_use() {
+  timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# Starts nginx from the config template $1 on a free port, under $tmp/nginx
+# and with ${host_env[@]}; sets $port and $nginx_pid. The template's @PREFIX@,
+# @PORT@, @CPATH@, @LUA_PATH@ and @PLUGINS@ become $tmp/nginx, the port,
+# $cpath, $lua_path and $plugins. A port taken between the probe and nginx's
+# bind makes nginx exit, so retry with another one.
+start_nginx() {
+  local prefix="$tmp/nginx" template conf attempt i
+  mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
+  template=$(cat "$1")
+  : > "$tmp/nginx-start.log"
+  for attempt in 1 2 3 4 5; do
+    # below Linux's ephemeral range (32768+), so outgoing connections rarely hold it
+    port=$((20000 + RANDOM % 12000))
+    port_in_use "$port" && continue
+    conf=${template//@PREFIX@/$prefix}
+    conf=${conf//@PORT@/$port}
+    conf=${conf//@CPATH@/$cpath}
+    conf=${conf//@LUA_PATH@/${lua_path:-}}
+    conf=${conf//@PLUGINS@/$plugins}
+    printf '%s\n' "$conf" > "$prefix/conf/nginx.conf"
+    "${host_env[@]}" nginx -p "$prefix/" -c "$prefix/conf/nginx.conf" -e stderr \
+      > "$tmp/nginx-start.log" 2>&1 < /dev/null &
+    nginx_pid=$!
+    # nginx writes its pid file once init_by_lua has run and the port is
+    # bound; if either fails it exits, saying why
+    for i in $(seq 100); do
+      [ -s "$prefix/nginx.pid" ] && return 0
+      kill -0 "$nginx_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$nginx_pid" 2>/dev/null; then
+      echo "no pid file after 10s" >> "$tmp/nginx-start.log"
+      stop_nginx || true
+      return 1
+    fi
+    wait "$nginx_pid" 2>/dev/null || true
+    nginx_pid=
+    grep -q 'Address already in use' "$tmp/nginx-start.log" || return 1
+  done
+  echo "no free port on 127.0.0.1 after 5 tries" >> "$tmp/nginx-start.log"
+  return 1
 }
 
 # Prints "<label>: N passed, M failed", appends "<label> N M" to the results

@@ -41,49 +41,6 @@ fi
 
 # ---- nginx + lua-nginx-module ------------------------------------------------
 
-# true if something already listens on 127.0.0.1:$1
-port_in_use() {
-  timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
-}
-
-# Starts nginx on a free port; sets $port and $nginx_pid. A port taken between
-# the probe and nginx's bind makes nginx exit, so retry with another one.
-start_nginx() {
-  local prefix="$tmp/nginx" template conf attempt i
-  mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
-  template=$(cat spec/hosts/nginx/nginx.conf.in)
-  : > "$tmp/nginx-start.log"
-  for attempt in 1 2 3 4 5; do
-    # below Linux's ephemeral range (32768+), so outgoing connections rarely hold it
-    port=$((20000 + RANDOM % 12000))
-    port_in_use "$port" && continue
-    conf=${template//@PREFIX@/$prefix}
-    conf=${conf//@PORT@/$port}
-    conf=${conf//@CPATH@/$cpath}
-    conf=${conf//@PLUGINS@/$plugins}
-    printf '%s\n' "$conf" > "$prefix/conf/nginx.conf"
-    "${host_env[@]}" nginx -p "$prefix/" -c "$prefix/conf/nginx.conf" -e stderr \
-      > "$tmp/nginx-start.log" 2>&1 < /dev/null &
-    nginx_pid=$!
-    # nginx writes its pid file once init_by_lua has run and the port is
-    # bound; if either fails it exits, saying why
-    for i in $(seq 100); do
-      [ -s "$prefix/nginx.pid" ] && return 0
-      kill -0 "$nginx_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$nginx_pid" 2>/dev/null; then
-      echo "no pid file after 10s" >> "$tmp/nginx-start.log"
-      stop_nginx || true
-      return 1
-    fi
-    wait "$nginx_pid" 2>/dev/null || true
-    nginx_pid=
-    grep -q 'Address already in use' "$tmp/nginx-start.log" || return 1
-  done
-  echo "no free port on 127.0.0.1 after 5 tries" >> "$tmp/nginx-start.log"
-  return 1
-}
 
 # checks that GET $1 answers exactly $2
 check_get() {
@@ -107,7 +64,7 @@ for module in ndk_http_module.so ngx_http_lua_module.so; do
   fi
 done
 
-if start_nginx; then
+if start_nginx spec/hosts/nginx/nginx.conf.in; then
   ok "nginx starts on 127.0.0.1:$port with qtforge loaded by init_by_lua"
   check_get /version "$expected"
   check_get /flavor luajit

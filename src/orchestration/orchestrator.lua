@@ -324,7 +324,7 @@ local function compile(wf)
   for position, i in ipairs(order) do
     rank[i] = position
   end
-  plan = { n = #steps, steps = steps, index = index, deps = deps, dependents = dependents, order = order,
+  plan = { n = #steps, steps = steps, deps = deps, dependents = dependents, order = order,
     single = single, rank = rank,
     -- where the plugins were found, by manager (EVERYWHERE without one), while
     -- no plugin anywhere has changed state since

@@ -88,7 +88,7 @@ fi
 
 # what went to the log: the adapter's line for the export that raised (with
 # its traceback), the core's for the update that raised
-if grep -q 'qtforge.love \[error\] call_error: plugin "fumble" failed in keypressed: fumbled the f key (.*fumble.lua:[0-9]*) (plugin stopped)' \
+if grep -q 'qtforge.love \[error\] load_error: plugin "fumble" failed in keypressed: fumbled the f key (.*fumble.lua:[0-9]*) (plugin failed)' \
   "$tmp/game.err" && grep -q 'stack traceback' "$tmp/game.err" \
   && grep -q 'qtforge \[error\] bomb: plugin "bomb" failed in update: boom at update 30' "$tmp/game.err"; then
   ok "game: plugin errors are logged to stderr (the adapter's with a traceback, the core's)"

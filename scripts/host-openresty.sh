@@ -157,6 +157,26 @@ if [ -n "$ready" ] && start_nginx "$example/nginx.conf.in"; then
     not_ok "the seed's example refuses a bad token, got $code"
   fi
 
+  # --- phase calls are plugin calls: the answering worker's collector counted
+  # auth_plugin's access export; the bus bridge is not a subscription (the
+  # plugins' and nginx.conf's own: auth.revoke, gateway.announce)
+  # (a request, then the metrics, until one worker answered both)
+  counted=
+  for i in $(seq 50); do
+    get /api/orders/1 -H "Authorization: Bearer alpha-token"
+    get /admin/metrics
+    if grep -qE '^qtforge_plugin_export_calls_total\{plugin="auth_plugin",export="access"\} [1-9]' <<<"$body"; then
+      counted=1
+      break
+    fi
+  done
+  if [ "$code" = 200 ] && [ -n "$counted" ] && grep -qx '# bus subscriptions: 2' <<<"$body"; then
+    ok "metrics count phase calls (auth_plugin access); the bridge adds no bus subscription"
+  else
+    not_ok "metrics count auth_plugin's access calls, and the bus has 2 subscriptions, got $code:"
+    echo "$body" | grep -e 'export="access"' -e 'subscriptions' | show
+  fi
+
   # --- rate limiting: bob may make 5 requests per 10 s window, on any worker
   codes="" first_retry=""
   for i in 1 2 3 4 5 6 7 8; do

@@ -2,6 +2,7 @@
 -- events each step emits; and a manager that stays consistent when hooks fail.
 local fs = require("support.fs")
 local plugins = require("support.plugins")
+local qtforge = require("qtforge")
 
 -- An inline plugin whose hooks append "<id>.<hook>" to `calls`; `hooks` overrides some.
 local function tracked(id, calls, hooks)
@@ -78,6 +79,88 @@ describe("start_plugin and stop_plugin", function()
     assert.is_true(manager:start_plugin("flaky").success)
     assert.are.equal("running", handle:state())
     assert.is_nil(handle:last_error())
+  end)
+end)
+
+describe("fail_plugin", function()
+  local manager, calls, ticks
+
+  before_each(function()
+    manager = plugins.manager()
+    calls, ticks = {}, 0
+    assert.is_true(manager:register_plugin(tracked("p", calls, {
+      update = function()
+        ticks = ticks + 1
+      end,
+    })).success)
+  end)
+
+  after_each(function()
+    manager:shutdown()
+  end)
+
+  it("marks a running plugin failed with the host's reason, running no hook", function()
+    local seen, events = plugins.record(manager)
+    local result = manager:fail_plugin("p", "spec/x.lua:7: bad draw", "draw")
+    assert.is_true(result.success)
+    assert.are.equal("p", result.plugin_id)
+    assert.are.equal("load_error", result.error.code)
+    assert.are.equal('plugin "p" failed in draw: bad draw', result.error.message)
+    assert.are.equal("spec/x.lua:7", result.error.details)
+    local handle = manager:get_plugin("p")
+    assert.are.equal("failed", handle:state())
+    assert.are.equal(result.error.message, handle:last_error().message)
+    assert.are.same({ "p.on_load", "p.on_start" }, calls)
+    assert.are.same({ "failed:p" }, seen)
+    assert.are.equal(result.error.message, events[1].error.message)
+  end)
+
+  it("stops the plugin's updates until it is started again", function()
+    manager:update_all_plugins(0.1)
+    assert.are.equal(1, ticks)
+    manager:fail_plugin("p", "broken")
+    assert.are.equal(0, manager:update_all_plugins(0.1))
+    assert.are.equal(1, ticks)
+    assert.is_true(manager:start_plugin("p").success)
+    assert.is_nil(manager:get_plugin("p"):last_error())
+    manager:update_all_plugins(0.1)
+    assert.are.equal(2, ticks)
+  end)
+
+  it("uses an Error's message and details, and stage host by default", function()
+    local reason = qtforge.Error("call_error", "the draw export raised", "game.lua:3")
+    local err = manager:fail_plugin("p", reason).error
+    assert.are.equal('plugin "p" failed in host: the draw export raised', err.message)
+    assert.are.equal("game.lua:3", err.details)
+  end)
+
+  it("fails loaded and stopped plugins too", function()
+    manager:stop_plugin("p")
+    assert.is_true(manager:fail_plugin("p", "x").success)
+    local quiet = plugins.manager({ autostart = false })
+    quiet:register_plugin(tracked("q", calls))
+    assert.is_true(quiet:fail_plugin("q", "x").success)
+    assert.are.equal("failed", quiet:get_plugin("q"):state())
+    quiet:shutdown()
+  end)
+
+  it("refuses a plugin already failed or not loaded, changing nothing", function()
+    local first = manager:fail_plugin("p", "first").error
+    local err = plugins.failed(manager:fail_plugin("p", "second"), "invalid_state")
+    assert.are.equal('cannot fail plugin "p" while it is failed', err.message)
+    assert.are.equal(first.message, manager:get_plugin("p"):last_error().message)
+    plugins.failed(manager:fail_plugin("ghost", "x"), "not_found")
+  end)
+
+  it("is brought back running by a reload", function()
+    local root = fs.temp_dir()
+    local path = plugins.folder(root, "disk", { source = "return { exports = { v = function() return 1 end } }" })
+    assert.is_true(manager:load_plugin(path).success)
+    manager:fail_plugin("disk", "broken")
+    assert.is_true(manager:reload_plugin("disk").success)
+    assert.are.equal("running", manager:get_plugin("disk"):state())
+    assert.are.equal(1, manager:call("disk", "v"))
+    fs.remove(root)
   end)
 end)
 

@@ -39,6 +39,13 @@ local CASES = {
   { "PluginManager:start_plugin: argument 'id' must be a plugin id string, got nil", function() m:start_plugin() end },
   { "PluginManager:stop_plugin: argument 'id' must be a plugin id string, got table",
     function() m:stop_plugin({}) end },
+  { "PluginManager:fail_plugin: argument 'id' must be a plugin id string, got nil", function() m:fail_plugin() end },
+  { "PluginManager:fail_plugin: argument 'reason' must be an error message or an Error, got nil",
+    function() m:fail_plugin("p") end },
+  { "PluginManager:fail_plugin: argument 'stage' must be a non-empty string or nil, got number",
+    function() m:fail_plugin("p", "boom", 3) end },
+  { "PluginManager:fail_plugin: argument 'stage' must be a non-empty string or nil, got \"\"",
+    function() m:fail_plugin("p", "boom", "") end },
   { "PluginManager:unload_plugin: argument 'id' must be a plugin id string, got number",
     function() m:unload_plugin(1) end },
   { "PluginManager:unload_plugin: option 'cascade' must be a boolean, got \"yes\"",
@@ -121,7 +128,7 @@ local CASES = {
 -- Methods called with '.' instead of ':' say so, naming the method.
 local DOT_CALLS = {
   { "PluginManager", function() return m end, {
-    "load_plugin", "register_plugin", "load_directory", "start_plugin", "stop_plugin", "unload_plugin",
+    "load_plugin", "register_plugin", "load_directory", "start_plugin", "stop_plugin", "fail_plugin", "unload_plugin",
     "reload_plugin", "shutdown", "update_all_plugins", "configure_plugin", "on_event", "call", "broadcast",
     "register_all_plugins", "get_plugin", "plugins", "load_order", "stats", "registry", "lifecycle", "discover",
     "config", "logging", "resources", "bus", "security", "health",

@@ -960,6 +960,95 @@ describe("MessageBus post and flush", function()
   end)
 end)
 
+describe("MessageBus headers and on_broadcast", function()
+  it("publish and post take headers, which become the message's", function()
+    local bus = MessageBus()
+    local seen = {}
+    bus:subscribe("h.*", function(message)
+      seen[#seen + 1] = message.type .. ":" .. tostring(message.headers.trace)
+    end)
+    local headers = { trace = "t1" }
+    assert.are.equal(1, bus:publish("h.a", 1, headers))
+    assert.is_true(bus:post("h.b", 2, { trace = "t2" }))
+    bus:publish("h.c", 3)
+    bus:flush()
+    assert.are.same({ "h.a:t1", "h.c:nil", "h.b:t2" }, seen)
+  end)
+
+  it("hands a broadcast message to every listener before its handlers, once each", function()
+    local bus = MessageBus()
+    local log = {}
+    bus:subscribe("b.*", function(message)
+      log[#log + 1] = "handler:" .. message.type
+    end)
+    bus:on_broadcast(function(message)
+      log[#log + 1] = "first:" .. message.type .. ":" .. tostring(message.data)
+    end)
+    local remove = bus:on_broadcast(function(message)
+      log[#log + 1] = "second:" .. message.type
+    end)
+    bus:publish("b.now", 1, { broadcast = true })
+    bus:publish("b.local", 2, { broadcast = false })
+    bus:publish("b.plain", 3)
+    bus:publish(Message({ type = "b.message", data = 4, headers = { broadcast = true } }))
+    bus:post("b.later", 5, { broadcast = true })
+    assert.are.same({ "first:b.now:1", "second:b.now", "handler:b.now", "handler:b.local", "handler:b.plain",
+      "first:b.message:4", "second:b.message", "handler:b.message" }, log)
+    remove()
+    bus:flush()
+    assert.are.same({ "first:b.later:5", "handler:b.later" }, { log[9], log[10] })
+    assert.are.equal(10, #log)
+  end)
+
+  it("hands on broadcasts nobody here subscribed to, and counts no subscription for it", function()
+    local bus = MessageBus()
+    local out = {}
+    bus:on_broadcast(function(message)
+      out[#out + 1] = message.type
+    end)
+    assert.are.equal(0, bus:publish("elsewhere.only", nil, { broadcast = true }))
+    assert.are.same({ "elsewhere.only" }, out)
+    assert.are.equal(0, bus:subscriber_count())
+    assert.are.same({}, bus:topics())
+  end)
+
+  it("survives a failing listener: logged, counted, and the handlers still run", function()
+    local logged = {}
+    local bus = quiet_bus(nil, logged)
+    local handled = 0
+    bus:subscribe("x", function()
+      handled = handled + 1
+    end)
+    bus:on_broadcast(function()
+      error("cannot carry it")
+    end)
+    assert.are.equal(1, bus:publish("x", nil, { broadcast = true }))
+    assert.are.equal(1, handled)
+    assert.are.equal(1, bus:stats().errors)
+    assert.are.equal(1, #logged)
+    assert.truthy(logged[1][3]:find("on_broadcast listener failed on message", 1, true))
+    assert.truthy(logged[1][3]:find("cannot carry it", 1, true))
+  end)
+
+  it("reaches a plugin's publish and post, with its sender", function()
+    local manager = qtforge.core.PluginManager()
+    local out = {}
+    manager:bus():on_broadcast(function(message)
+      out[#out + 1] = message.type .. " from " .. tostring(message.sender) .. " " .. tostring(message.headers.n)
+    end)
+    manager:register_plugin({
+      manifest = { name = "caster", version = "1.0.0" },
+      on_start = function(ctx)
+        ctx.bus:publish("cast.now", 1, { broadcast = true, n = 1 })
+        ctx.bus:post("cast.later", 2, { broadcast = true, n = 2 })
+      end,
+    })
+    manager:update_all_plugins(0)
+    assert.are.same({ "cast.now from caster 1", "cast.later from caster 2" }, out)
+    manager:shutdown()
+  end)
+end)
+
 describe("MessageBus introspection", function()
   it("lists the subscribed patterns sorted, each once", function()
     local bus = MessageBus()
@@ -1170,8 +1259,16 @@ local CASES = {
   { "MessageBus:publish: argument 1 must be a topic string or a qtforge.communication.Message, got table",
     function() bus:publish({ type = "a" }) end },
   { "MessageBus:publish: the message's 'type' must be a topic string, got nil", function() bus:publish(Message()) end },
-  { "MessageBus:publish: a message carries its data: pass publish(message) or publish(type, data)",
+  { "MessageBus:publish: a message carries its data and headers: pass publish(message) or publish(type, data, headers)",
     function() bus:publish(Message({ type = "a" }), 1) end },
+  { "MessageBus:publish: a message carries its data and headers: pass publish(message) or publish(type, data, headers)",
+    function() bus:publish(Message({ type = "a" }), nil, {}) end },
+  { "MessageBus:publish: argument 'headers' must be a table or nil, got \"broadcast\"",
+    function() bus:publish("a", 1, "broadcast") end },
+  { "MessageBus:post: argument 'headers' must be a table or nil, got boolean", function() bus:post("a", 1, true) end },
+  { "MessageBus:post: a message carries its data and headers: pass post(message) or post(type, data, headers)",
+    function() bus:post(Message({ type = "a" }), nil, {}) end },
+  { "MessageBus:on_broadcast: argument 'fn' must be a function, got nil", function() bus:on_broadcast() end },
   { 'MessageBus:post: "a.*" is not a topic', function() bus:post("a.*") end },
   { "MessageBus:post: argument 1 must be a topic string or a qtforge.communication.Message, got nil",
     function() bus:post() end },

@@ -847,6 +847,23 @@ describe("transactions", function()
         "news.later=4@speaker" }, got)
     end)
 
+    it("broadcasts what was published or posted inside with headers only after commit, headers kept", function()
+      local bus = manager:bus()
+      local out = {}
+      bus:on_broadcast(function(message)
+        out[#out + 1] = message.type .. "#" .. tostring(message.headers.n)
+      end)
+      local tx = tm:begin_transaction()
+      bus:publish("cast.now", 1, { broadcast = true, n = 1 })
+      bus:post("cast.later", 2, { broadcast = true, n = 2 })
+      bus:flush()
+      assert.are.same({}, out)
+      ok(tx:commit())
+      assert.are.same({ "cast.now#1" }, out)
+      bus:flush()
+      assert.are.same({ "cast.now#1", "cast.later#2" }, out)
+    end)
+
     it("never delivers what was published or posted inside a transaction rolled back", function()
       local bus = manager:bus()
       local got = {}

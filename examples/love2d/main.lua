@@ -3,7 +3,7 @@
 -- player (arrow keys or WASD to move, space to shoot), an enemy spawner, and the
 -- score. The game itself only draws the arena. It runs in dev mode: save a
 -- plugin's file while the game runs and that plugin reloads; a plugin that
--- raises is stopped and its error drawn over the game. README.md says how to run it.
+-- raises is failed and its error drawn over the game. README.md says how to run it.
 local found, qtforge_love = pcall(require, "qtforge.love")
 if not found then
   error("qtforge is not on the Lua paths: see examples/love2d/README.md\n" .. tostring(qtforge_love), 0)

@@ -7,8 +7,8 @@
 -- Pure Lua; docs/love.md.
 local qtforge = require("qtforge")
 
-local error, getmetatable, ipairs, next, pairs, setmetatable, tostring, type, xpcall =
-  error, getmetatable, ipairs, next, pairs, setmetatable, tostring, type, xpcall
+local error, getmetatable, ipairs, pairs, setmetatable, tostring, type, xpcall =
+  error, getmetatable, ipairs, pairs, setmetatable, tostring, type, xpcall
 local string_format = string.format
 local table_concat, table_sort = table.concat, table.sort
 local debug_traceback = debug and debug.traceback
@@ -147,8 +147,15 @@ local function resolve_path(lv, path)
   return base .. "/" .. path
 end
 
-local Attachment = {}
+local Attachment = { __name = "qtforge.love.Attachment" }
 Attachment.__index = Attachment
+
+-- a method called with '.' (or on something else) says so, naming itself
+local function check_self(fname, self)
+  if getmetatable(self) ~= Attachment then
+    error(string_format("%s: call it with ':' on an attachment, got %s", fname, describe(self)), 3)
+  end
+end
 
 local function log(self, level, message)
   self._log(level, message)
@@ -196,29 +203,27 @@ local function clear_error(self, key)
   end
 end
 
--- A plugin's export raised: the plugin is stopped (so it gets no more frames
--- or events), the error shown and logged. A reload of it starts it again.
+-- A plugin's export raised: the manager fails the plugin (so it gets no more
+-- frames or events, and its last_error says why); the error is shown and
+-- logged. A reload of it, or start_plugin, brings it back.
 local function disable(self, id, name, captured)
-  local message, location = split_error(captured.value)
   local err
-  if Error.is(captured.value) then
-    err = captured.value
+  self._failing[id] = true
+  local result = self.manager:fail_plugin(id, captured.value, name)
+  self._failing[id] = nil
+  if result.success then
+    err = result.error
   else
+    -- already failed or gone (it unloaded itself, say): show what it raised
+    local message, location = split_error(captured.value)
     err = Error("call_error", string_format("plugin %q failed in %s: %s", id, name, message), location)
   end
   err.traceback = captured.traceback
-  self._stopping[id] = true
-  local handle = self.manager:get_plugin(id)
-  if handle ~= nil and handle:state() == "running" then
-    self.manager:stop_plugin(id)
-  end
-  self._stopping[id] = nil
-  self._disabled[id] = true
   self._dirty = true
   set_error(self, id, { plugin_id = id, stage = name, error = err, message = safe_tostring(err),
     traceback = captured.traceback })
   local traceback = (captured.traceback or ""):gsub("^\n+", "")
-  log(self, "error", safe_tostring(err) .. " (plugin stopped)" .. (traceback ~= "" and ("\n" .. traceback) or ""))
+  log(self, "error", safe_tostring(err) .. " (plugin failed)" .. (traceback ~= "" and ("\n" .. traceback) or ""))
 end
 
 -- name -> { handle, ... } of running plugins that export `name`, in load order
@@ -244,6 +249,10 @@ end
 --- isolated: one that raises is stopped and its error shown. Returns how many
 --- were called and whether any returned a true value (what love.quit needs).
 function Attachment:dispatch(name, ...)
+  check_self("attachment:dispatch", self)
+  if type(name) ~= "string" then
+    error("attachment:dispatch: argument 'name' must be an export name, got " .. describe(name), 2)
+  end
   local list = exporters(self, name)
   local manager = self.manager
   local called, any = 0, false
@@ -320,32 +329,14 @@ local function draw_plugins(self)
   end
 end
 
--- Starts the plugins this adapter stopped once a reload has replaced them.
-local function restart_reloaded(self)
-  local pending = self._restart
-  if next(pending) == nil then
-    return
-  end
-  self._restart = {}
-  for id in pairs(pending) do
-    local handle = self.manager:get_plugin(id)
-    if handle ~= nil and handle:state() == "stopped" then
-      local result = self.manager:start_plugin(id)
-      if not result.success then
-        log(self, "error", "could not start reloaded plugin " .. id .. ": " .. safe_tostring(result.error))
-      end
-    end
-  end
-end
-
 local function on_event(self, event)
   local kind, id = event.type, event.plugin_id
   if REBUILD[kind] then
     self._dirty = true
   end
   if kind == "failed" then
-    if id ~= nil and self._stopping[id] then
-      return -- its on_stop raised while disable() stopped it: the export's error is the one shown
+    if id ~= nil and self._failing[id] then
+      return -- disable() is failing it, and shows the export's error with its stage
     end
     local err = event.error
     set_error(self, id or "?", { plugin_id = id, stage = "failed", error = err, message = safe_tostring(err),
@@ -357,15 +348,17 @@ local function on_event(self, event)
       traceback = type(err) == "table" and err.traceback or "" })
     log(self, "warn", "reload of " .. tostring(id) .. " failed, the old version runs on: " .. safe_tostring(err))
   elseif kind == "reloaded" then
+    -- a failed plugin reloads running
     clear_error(self, id)
-    if self._disabled[id] then
-      self._disabled[id] = nil
-      self._restart[id] = true
-    end
     log(self, "info", "reloaded " .. tostring(id))
+  elseif kind == "started" then
+    -- the game started a failed plugin again; a failed reload still stands
+    local entry = self._errors[id]
+    if entry ~= nil and entry.stage ~= "reload" then
+      clear_error(self, id)
+    end
   elseif kind == "unloaded" then
     clear_error(self, id)
-    self._disabled[id] = nil
   elseif kind == "loaded" and self._watch_roots then
     self:_watch_root(id)
   end
@@ -450,9 +443,7 @@ function M.attach(opts)
     _log = opts.log or default_log(manager),
     _errors = {},
     _error_order = {},
-    _disabled = {},
-    _stopping = {},
-    _restart = {},
+    _failing = {},
     _lists = {},
     _dirty = true,
     _wrapped = {},
@@ -514,7 +505,6 @@ function M.attach(opts)
       if self._update then
         manager:update_all_plugins(dt)
       end
-      restart_reloaded(self)
     end
   end)
   wrap(self, "draw", function(game)
@@ -567,6 +557,7 @@ end
 --- The plugins' errors the overlay shows: { plugin_id, stage, message, error,
 --- traceback }, oldest first, one per plugin (its latest).
 function Attachment:errors()
+  check_self("attachment:errors", self)
   local list = {}
   for i, key in ipairs(self._error_order) do
     list[i] = self._errors[key]
@@ -575,12 +566,14 @@ function Attachment:errors()
 end
 
 function Attachment:clear_errors()
+  check_self("attachment:clear_errors", self)
   self._errors, self._error_order = {}, {}
 end
 
 --- Puts back the callbacks attach wrapped (those still its wrappers), closes
 --- the reloader it made and stops listening to the manager. The plugins stay.
 function Attachment:detach()
+  check_self("attachment:detach", self)
   if current ~= self then
     return false
   end

@@ -4,14 +4,15 @@
 --- a timer drives it (bus flush, plugin updates, hot reload); plugin logs go to
 --- ngx.log; plugins that declare `host` see `ngx`; plugin exports named after
 --- nginx phases run from run_phase(); and messages whose headers say
---- `broadcast = true` reach every worker's bus through a lua_shared_dict.
+--- `broadcast = true` reach every worker's bus through a lua_shared_dict
+--- (the bus hands them to MessageBus:on_broadcast, the bridge sends them).
 --- docs/openresty.md says what each part guarantees.
 -- luacheck: read globals ngx
 
 local qtforge = require("qtforge")
 
-local error, getmetatable, ipairs, load, pairs, pcall, rawget, setmetatable, tostring, type = error, getmetatable,
-  ipairs, load, pairs, pcall, rawget, setmetatable, tostring, type
+local error, ipairs, load, pairs, pcall, rawget, setmetatable, tostring, type = error, ipairs, load, pairs, pcall,
+  rawget, setmetatable, tostring, type
 local math_floor, math_huge = math.floor, math.huge
 local string_format = string.format
 local table_concat, table_sort = table.concat, table.sort
@@ -233,12 +234,11 @@ local function bridge_send(bridge, message, body)
   bridge.stats.sent = bridge.stats.sent + 1
 end
 
--- The highest-priority handler of every topic: a broadcast not yet sequenced
--- (so neither one that came from another worker nor one already sent) goes out.
+-- The bus's on_broadcast listener: a broadcast not yet sequenced (so neither
+-- one that came from another worker nor one already sent) goes out.
 local function bridge_observer(bridge)
   return function(message)
-    local headers = rawget(message, "headers")
-    if headers ~= nil and headers.broadcast == true and headers.broadcast_seq == nil then
+    if message.headers.broadcast_seq == nil then
       bridge_send(bridge, message, bridge.bodies[message])
     end
   end
@@ -310,8 +310,8 @@ end
 -- Phases
 ---------------------------------------------------------------------------
 
--- The running plugins exporting `phase`, in load order, with the function
--- each exports now. Rebuilt after any plugin event (a reload included).
+-- The ids of the running plugins exporting `phase`, in load order. Rebuilt
+-- after any plugin event (a reload included).
 local function chain_of(state, phase)
   local chain = state.chains[phase]
   if chain ~= nil then
@@ -319,13 +319,10 @@ local function chain_of(state, phase)
   end
   chain = { ids = {} }
   for _, handle in ipairs(state.manager:plugins()) do
-    if handle:state() == "running" then
-      local fn = handle.exports[phase]
-      if type(fn) == "function" or (type(fn) == "table" and getmetatable(fn) and getmetatable(fn).__call) then
-        local id = handle:id()
-        chain[#chain + 1] = { id = id, fn = fn }
-        chain.ids[id] = true
-      end
+    if handle:state() == "running" and type(handle.exports[phase]) == "function" then
+      local id = handle:id()
+      chain[#chain + 1] = id
+      chain.ids[id] = true
     end
   end
   state.chains[phase] = chain
@@ -368,12 +365,13 @@ function M.run_phase(phase, required)
   if chain[1] == nil then
     return
   end
-  local request = ngx.ctx
+  local request, manager = ngx.ctx, state.manager
   for i = 1, #chain do
-    local entry = chain[i]
-    local ok, result = pcall(entry.fn, request)
+    -- through manager:call, so a metrics collector counts phase calls too
+    local id = chain[i]
+    local ok, result = pcall(manager.call, manager, id, phase, request)
     if not ok then
-      log(ngx.ERR, "plugin \"", entry.id, "\" failed in ", phase, ": ", tostring(result))
+      log(ngx.ERR, "plugin \"", id, "\" failed in ", phase, ": ", tostring(result))
       if ends then
         return ngx.exit(ngx.HTTP_INTERNAL_SERVER_ERROR)
       end
@@ -550,7 +548,7 @@ function M.init_worker(opts)
       stats = { sent = 0, received = 0, lost = 0, errors = 0 },
     }
     state.bridge = bridge
-    manager:bus():subscribe("#", bridge_observer(bridge), { priority = 2 ^ 53 })
+    manager:bus():on_broadcast(bridge_observer(bridge))
   end
 
   local results = {}

@@ -69,15 +69,17 @@ function MessageBus:subscribe(pattern, fn, opts) end
 ---Delivers a message now, in order; returns how many handlers ran. A handler's error is reported, the rest still run.
 ---@param message_or_type qtforge.Message|string
 ---@param data? any with a topic string
+---@param headers? table with a topic string: the message's headers (`broadcast = true` hands it to `on_broadcast` listeners)
 ---@return integer
-function MessageBus:publish(message_or_type, data) end
+function MessageBus:publish(message_or_type, data, headers) end
 
 ---Queues a message for the next `flush()` (or `manager:update_all_plugins()`).
 ---@param message_or_type qtforge.Message|string
 ---@param data? any
+---@param headers? table with a topic string: the message's headers
 ---@return boolean queued
 ---@return qtforge.Error? err `queue_full`
-function MessageBus:post(message_or_type, data) end
+function MessageBus:post(message_or_type, data, headers) end
 
 ---Delivers the messages queued before the call and runs the callbacks of answered async requests.
 ---@return integer delivered messages
@@ -87,6 +89,12 @@ function MessageBus:flush() end
 ---@param fn fun(err: qtforge.Error, message: qtforge.Message, subscription: qtforge.Subscription)
 ---@return fun() remove
 function MessageBus:on_error(fn) end
+
+---Registers `fn(message)`, called with each message published or flushed whose headers say `broadcast = true`,
+---before its handlers: how a host carries such messages to other processes. Not a subscription: not counted.
+---@param fn fun(message: qtforge.Message)
+---@return fun() remove
+function MessageBus:on_broadcast(fn) end
 
 ---The patterns that have subscriptions, sorted.
 ---@return string[]
@@ -303,13 +311,15 @@ local PluginBus = {}
 
 ---@param message_or_type qtforge.Message|string
 ---@param data? any
+---@param headers? table the message's headers (`broadcast = true`: see `MessageBus:on_broadcast`)
 ---@return integer
-function PluginBus:publish(message_or_type, data) end
+function PluginBus:publish(message_or_type, data, headers) end
 
 ---@param message_or_type qtforge.Message|string
 ---@param data? any
+---@param headers? table
 ---@return boolean, qtforge.Error?
-function PluginBus:post(message_or_type, data) end
+function PluginBus:post(message_or_type, data, headers) end
 
 ---@param pattern string
 ---@param fn fun(message: qtforge.Message): any

@@ -119,6 +119,14 @@ function PluginManager:start_plugin(id) end
 ---@return qtforge.PluginResult
 function PluginManager:stop_plugin(id) end
 
+---Marks a plugin `failed` because the host found it broken (an export raised where the host
+---called it): no hook runs; its error is kept as a hook's would be; start or reload brings it back.
+---@param id string
+---@param reason string|qtforge.Error|any the error value
+---@param stage? string where it failed (default "host")
+---@return qtforge.PluginResult result with `error`, the error recorded, on success
+function PluginManager:fail_plugin(id, reason, stage) end
+
 ---Unloads a plugin: refused with `has_dependents` while loaded plugins depend on it, unless
 ---`cascade`, which unloads those first, latest loaded first.
 ---@param id string

@@ -166,6 +166,7 @@ local function new_bus(level, opts)
     _max_queue = opts.max_queue or DEFAULT_MAX_QUEUE,
     _log = opts.log or default_log,
     _error_listeners = {},
+    _broadcast_listeners = {},
     _published = 0,
     _delivered = 0,
     _errors = 0,
@@ -405,18 +406,46 @@ local function deliver_batched(self, list, message)
   return ran
 end
 
--- publish of a Message object, or of a topic not yet routed; `sender` set by a plugin's bus
-local function publish_slow(self, sender, fname, a, b, level)
+-- publish(type, data, headers) and post's: headers are a table or nothing
+local function check_headers(fname, headers, level)
+  if headers ~= nil and type(headers) ~= "table" then
+    error(fname .. ": argument 'headers' must be a table or nil, got " .. describe(headers), level + 1)
+  end
+end
+
+-- A message whose headers say `broadcast = true` goes to the on_broadcast
+-- listeners (a host that carries it further) before its handlers run here.
+local function broadcast(self, message)
+  local headers = rawget(message, "headers")
+  if headers == nil or headers.broadcast ~= true then
+    return
+  end
+  local listeners = self._broadcast_listeners
+  for i = 1, #listeners do
+    local ok, problem = pcall(listeners[i], message)
+    if not ok then
+      self._errors = self._errors + 1
+      pcall(self._log, "error", "qtforge.bus", "an on_broadcast listener failed on message "
+        .. tostring(rawget(message, "id")) .. ": " .. safe_tostring(problem))
+    end
+  end
+end
+
+-- publish of a Message object, of a topic not yet routed, or with headers;
+-- `sender` set by a plugin's bus
+local function publish_slow(self, sender, fname, a, b, level, headers)
   local message, topic
   if type(a) == "string" then
     topic = a
+    check_headers(fname, headers, level + 1)
   elseif getmetatable(a) == Message then
     message, topic = a, rawget(a, "type")
     if type(topic) ~= "string" then
       error(fname .. ": the message's 'type' must be a topic string, got " .. describe(topic), level + 1)
     end
-    if b ~= nil then
-      error(fname .. ": a message carries its data: pass publish(message) or publish(type, data)", level + 1)
+    if b ~= nil or headers ~= nil then
+      error(fname .. ": a message carries its data and headers: "
+        .. "pass publish(message) or publish(type, data, headers)", level + 1)
     end
   else
     error(fname .. ": argument 1 must be a topic string or a qtforge.communication.Message, got " .. describe(a),
@@ -426,35 +455,41 @@ local function publish_slow(self, sender, fname, a, b, level)
   local held = self._held
   if held ~= nil then
     -- a transaction is open: the message goes out when it commits
-    held[#held + 1] = { sender = sender, a = a, b = b }
+    held[#held + 1] = { sender = sender, a = a, b = b, headers = headers }
     return 0
   end
   self._published = self._published + 1
+  local listeners = self._broadcast_listeners[1] ~= nil
   if message == nil then
-    if list[1] == nil then
+    if list[1] == nil and not listeners then
       return 0
     end
     last_id = last_id + 1
-    message = setmetatable({ type = topic, data = b, id = last_id, sender = sender }, Message)
+    message = setmetatable({ type = topic, data = b, id = last_id, sender = sender, headers = headers }, Message)
   elseif sender ~= nil then
     message.sender = sender
   end
-  if list[BATCH_FROM] ~= nil then
+  if listeners then
+    broadcast(self, message)
+  end
+  if list[1] == nil then
+    return 0
+  elseif list[BATCH_FROM] ~= nil then
     return deliver_batched(self, list, message)
   end
   return deliver_each(self, list, message)
 end
 
---- publish(message) or publish(type, data): delivers now, in order; returns
---- how many handlers ran.
-function Bus:publish(a, b)
+--- publish(message) or publish(type, data[, headers]): delivers now, in
+--- order; returns how many handlers ran.
+function Bus:publish(a, b, headers)
   -- the fast path: a topic already routed (its array is cached under the string);
   -- the type check keeps a call with '.' from indexing a nil or a number
   local routes = type(self) == "table" and self._routes
   local list = routes and routes[a]
-  if not list then
+  if not list or headers ~= nil then
     check_bus("MessageBus:publish", self)
-    local ran = publish_slow(self, nil, "MessageBus:publish", a, b, 2)
+    local ran = publish_slow(self, nil, "MessageBus:publish", a, b, 2, headers)
     return ran
   end
   self._published = self._published + 1
@@ -551,16 +586,18 @@ function Subscription.__tostring(record)
     record.live and "" or ", inactive")
 end
 
-local function check_post(fname, a, b, level)
+local function check_post(fname, a, b, headers, level)
   if type(a) == "string" then
+    check_headers(fname, headers, level + 1)
     return a, nil
   elseif getmetatable(a) == Message then
     local topic = rawget(a, "type")
     if type(topic) ~= "string" then
       error(fname .. ": the message's 'type' must be a topic string, got " .. describe(topic), level + 1)
     end
-    if b ~= nil then
-      error(fname .. ": a message carries its data: pass post(message) or post(type, data)", level + 1)
+    if b ~= nil or headers ~= nil then
+      error(fname .. ": a message carries its data and headers: "
+        .. "pass post(message) or post(type, data, headers)", level + 1)
     end
     return topic, a
   end
@@ -568,15 +605,15 @@ local function check_post(fname, a, b, level)
     level + 1)
 end
 
-local function post(self, sender, fname, a, b, level)
-  local topic, message = check_post(fname, a, b, level + 1)
+local function post(self, sender, fname, a, b, level, headers)
+  local topic, message = check_post(fname, a, b, headers, level + 1)
   -- checks the topic now, where the caller can see the mistake
   if self._routes[topic] == nil then
     route(self, topic, fname, level + 1)
   end
   local held = self._held
   if held ~= nil then
-    held[#held + 1] = { post = true, sender = sender, a = a, b = b }
+    held[#held + 1] = { post = true, sender = sender, a = a, b = b, headers = headers }
     return true
   end
   local queue = self._queue
@@ -587,7 +624,8 @@ local function post(self, sender, fname, a, b, level)
   if message == nil then
     last_id = last_id + 1
     -- queued messages are stamped now: their delivery comes later
-    message = setmetatable({ type = topic, data = b, id = last_id, sender = sender, timestamp = now() }, Message)
+    message = setmetatable({ type = topic, data = b, id = last_id, sender = sender, timestamp = now(),
+      headers = headers }, Message)
   elseif sender ~= nil then
     message.sender = sender
   end
@@ -596,11 +634,11 @@ local function post(self, sender, fname, a, b, level)
   return true
 end
 
---- post(message) or post(type, data): queues the message for the next flush().
---- Returns true, or false and a queue_full Error.
-function Bus:post(a, b)
+--- post(message) or post(type, data[, headers]): queues the message for the
+--- next flush(). Returns true, or false and a queue_full Error.
+function Bus:post(a, b, headers)
   check_bus("MessageBus:post", self)
-  local ok, err = post(self, nil, "MessageBus:post", a, b, 2)
+  local ok, err = post(self, nil, "MessageBus:post", a, b, 2, headers)
   return ok, err
 end
 
@@ -629,6 +667,9 @@ function Bus:flush()
           "MessageBus:flush: dropped posted message " .. tostring(message.id) .. ": " .. problem)
       else
         self._published = self._published + 1
+        if self._broadcast_listeners[1] ~= nil then
+          broadcast(self, message)
+        end
         if list[BATCH_FROM] ~= nil then
           deliver_batched(self, list, message)
         else
@@ -652,6 +693,17 @@ function Bus:on_error(fn)
     error("MessageBus:on_error: argument 'fn' must be a function, got " .. describe(fn), 2)
   end
   return support.listen(self, "_error_listeners", fn)
+end
+
+--- Registers fn(message), called with each message published, or flushed,
+--- whose headers say `broadcast = true`, before its handlers run: how a host
+--- carries such messages to other processes. Returns a function that removes it.
+function Bus:on_broadcast(fn)
+  check_bus("MessageBus:on_broadcast", self)
+  if not is_callable(fn) then
+    error("MessageBus:on_broadcast: argument 'fn' must be a function, got " .. describe(fn), 2)
+  end
+  return support.listen(self, "_broadcast_listeners", fn)
 end
 
 --- The patterns that have subscriptions, sorted, each once.
@@ -1544,10 +1596,10 @@ local function release(view)
   return removed
 end
 
-function PluginBus:publish(a, b)
+function PluginBus:publish(a, b, headers)
   local bus = type(self) == "table" and self._bus
   local routes = bus and bus._routes
-  local list = routes and routes[a]
+  local list = routes and headers == nil and routes[a]
   local counts = list and self._counts
   if counts then
     counts.sent = counts.sent + 1
@@ -1555,7 +1607,7 @@ function PluginBus:publish(a, b)
   if not list then
     check_plugin_bus("bus:publish", self)
     bus = bus_of(self, "bus:publish")
-    local ran = publish_slow(bus, self._id, "bus:publish", a, b, 2)
+    local ran = publish_slow(bus, self._id, "bus:publish", a, b, 2, headers)
     counts = self._counts
     if counts then
       counts.sent = counts.sent + 1
@@ -1586,9 +1638,9 @@ function PluginBus:publish(a, b)
   return deliver_each(bus, list, message)
 end
 
-function PluginBus:post(a, b)
+function PluginBus:post(a, b, headers)
   check_plugin_bus("bus:post", self)
-  local ok, err = post(bus_of(self, "bus:post"), self._id, "bus:post", a, b, 2)
+  local ok, err = post(bus_of(self, "bus:post"), self._id, "bus:post", a, b, 2, headers)
   local counts = self._counts
   if ok and counts then
     counts.sent = counts.sent + 1
@@ -1706,9 +1758,9 @@ return {
       for _, entry in ipairs(held) do
         local ok, problem
         if entry.post then
-          ok, problem = pcall(post, bus, entry.sender, "post", entry.a, entry.b, 1)
+          ok, problem = pcall(post, bus, entry.sender, "post", entry.a, entry.b, 1, entry.headers)
         else
-          ok, problem = pcall(publish_slow, bus, entry.sender, "publish", entry.a, entry.b, 1)
+          ok, problem = pcall(publish_slow, bus, entry.sender, "publish", entry.a, entry.b, 1, entry.headers)
         end
         if not ok then
           pcall(bus._log, "error", "qtforge.bus", "a message held by a transaction failed: " .. safe_tostring(problem))

@@ -58,6 +58,8 @@ pub enum Operation {
     Unload,
     Reload,
     Configure,
+    /// The host marks the plugin failed (an export of it raised where the host called it).
+    Fail,
 }
 
 impl Operation {
@@ -68,6 +70,7 @@ impl Operation {
             Operation::Unload => "unload",
             Operation::Reload => "reload",
             Operation::Configure => "configure",
+            Operation::Fail => "fail",
         }
     }
 
@@ -78,6 +81,7 @@ impl Operation {
             Operation::Unload,
             Operation::Reload,
             Operation::Configure,
+            Operation::Fail,
         ]
         .into_iter()
         .find(|o| o.as_str() == name)
@@ -95,6 +99,7 @@ impl Operation {
                 other => other,
             },
             Operation::Configure => from,
+            Operation::Fail => State::Failed,
         }
     }
 }
@@ -109,7 +114,7 @@ pub fn allows(state: State, operation: Operation) -> bool {
         (S::Loaded | S::Stopped | S::Failed, O::Start) => true,
         (S::Running, O::Stop) => true,
         (_, O::Unload | O::Reload) => true,
-        (S::Loaded | S::Running | S::Stopped, O::Configure) => true,
+        (S::Loaded | S::Running | S::Stopped, O::Configure | O::Fail) => true,
         _ => false,
     }
 }
@@ -162,6 +167,11 @@ mod tests {
             (S::Unloaded, O::Reload, None),
             (S::Running, O::Configure, Some(S::Running)),
             (S::Failed, O::Configure, None),
+            (S::Loaded, O::Fail, Some(S::Failed)),
+            (S::Running, O::Fail, Some(S::Failed)),
+            (S::Stopped, O::Fail, Some(S::Failed)),
+            (S::Failed, O::Fail, None),
+            (S::Unloaded, O::Fail, None),
         ];
         for (from, op, expected) in table {
             assert_eq!(check("p", from, op).ok(), expected, "{from} {op:?}");

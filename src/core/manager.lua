@@ -430,7 +430,10 @@ end
 
 -- plugin code failed while loaded: the plugin becomes `failed`, the error is kept
 local function fail_plugin(self, inst, stage, captured)
-  local message, location = split_error(captured.value)
+  local message, location = captured.message, captured.location
+  if message == nil then
+    message, location = split_error(captured.value)
+  end
   local err = self._core:fail(inst.id, stage, message, location)
   -- a call stopped by a quota fails with the quota's own Error
   err = quota_error(captured) or err
@@ -1094,6 +1097,31 @@ function Manager:stop_plugin(id)
   check_manager("PluginManager:stop_plugin", self)
   check_id("PluginManager:stop_plugin", id, 2)
   return stop(self, id)
+end
+
+--- Marks plugin `id` failed because the host found it broken (an export raised
+--- where the host called it): no hook runs, it gets no more updates, its error
+--- is kept as a hook's would be, and start or reload brings it back.
+function Manager:fail_plugin(id, reason, stage)
+  check_manager("PluginManager:fail_plugin", self)
+  check_id("PluginManager:fail_plugin", id, 2)
+  if reason == nil then
+    error("PluginManager:fail_plugin: argument 'reason' must be an error message or an Error, got nil", 2)
+  end
+  if stage ~= nil and (type(stage) ~= "string" or stage == "") then
+    error("PluginManager:fail_plugin: argument 'stage' must be a non-empty string or nil, got " .. describe(stage), 2)
+  end
+  local target, err = self._core:check(id, "fail")
+  if not target then
+    return failure(err, { plugin_id = id })
+  end
+  local captured = { value = reason, traceback = "" }
+  if Error.is(reason) then
+    -- its own words, not "code: message" twice over
+    captured.message, captured.location = reason.message, reason.details
+    captured.traceback = reason.traceback or ""
+  end
+  return success(id, { error = fail_plugin(self, instance_of(self, id), stage or "host", captured) })
 end
 
 -- A rollback puts `inst` back in its slot as it was before an unload or a

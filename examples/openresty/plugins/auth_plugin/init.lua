@@ -2,8 +2,6 @@
 -- nginx.conf) names a consumer ([config.tokens]); a revoked token is refused.
 -- ngx is a host global (capability host), and this file writes ngx.header
 -- luacheck: globals ngx
-local Message = nil -- qtforge.communication.Message, from ctx.require in on_load
-
 local plugin = { exports = {} }
 local ctx
 local tokens, realm = {}, "gateway"
@@ -13,7 +11,6 @@ local revoked = {}
 
 function plugin.on_load(context)
   ctx = context
-  Message = ctx.require("qtforge").communication.Message
   tokens = ctx.config:get_table("tokens", {})
   realm = ctx.config:get_string("realm", "gateway")
   ctx.bus:subscribe("auth.revoke", function(message)
@@ -49,7 +46,7 @@ end
 
 -- revokes a token in every worker: the broadcast header sends it across
 function plugin.exports.revoke(token)
-  ctx.bus:publish(Message({ type = "auth.revoke", data = { token = token }, headers = { broadcast = true } }))
+  ctx.bus:publish("auth.revoke", { token = token }, { broadcast = true })
 end
 
 -- access phase: 401 without a known token; otherwise the consumer goes

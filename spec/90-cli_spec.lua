@@ -1,9 +1,11 @@
 -- The qtforge command (bin/qtforge, module qtforge.cli): every command on
 -- plugins that pass and plugins that fail, judged by exit status and output.
--- Most cases call cli.main in-process with recorded streams; a handful run
+-- Most cases call cli.main in-process with recorded streams; the rest run
 -- the real script as a process of its own, under the interpreter busted runs
--- under: the usage errors, validate, new with its generated spec run by
--- busted, run with a plugin edited while it runs, and run stopped by Ctrl-C.
+-- under: what depends on the process (usage errors, exit statuses, the Lua
+-- paths, the working folder), new with its generated spec run by busted, run
+-- with a plugin edited while it runs, and run stopped by Ctrl-C. Failures the
+-- file system will not give on demand are injected by stubbing one function.
 local qtforge = require("qtforge")
 local cli = require("qtforge.cli")
 local json = require("qtforge.cli.json")
@@ -52,10 +54,10 @@ local function lua_env()
 end
 
 --- Runs `bin/qtforge` with `args` (shell words) as a process in `dir`: exit
---- status, stdout, stderr.
-local function script(dir, args)
+--- status, stdout, stderr. `env` (shell words) replaces the Lua paths.
+local function script(dir, args, env)
   local out_file, err_file = os.tmpname(), os.tmpname()
-  local command = string.format("cd %s && %s %s %s %s >%s 2>%s; echo $?", quote(dir), lua_env(),
+  local command = string.format("cd %s && %s %s %s %s >%s 2>%s; echo $?", quote(dir), env or lua_env(),
     quote(child.interpreter()), quote(SCRIPT), args, quote(out_file), quote(err_file))
   local pipe = assert(io.popen(command))
   local status = tonumber(pipe:read("*l"))
@@ -86,6 +88,25 @@ end
 local function shell(command)
   local ok = os.execute(command)
   return ok == true or ok == 0
+end
+
+--- The names in folder `dir`, sorted, hidden ones included.
+local function listing(dir)
+  local pipe = assert(io.popen("ls -A " .. quote(dir)))
+  local names = lines(pipe:read("*a"))
+  pipe:close()
+  table.sort(names)
+  return names
+end
+
+--- Calls `fn` with `module[name]` replaced by `replacement`, restoring it
+--- whatever happens: a failure the file system will not give on demand.
+local function with_stub(module, name, replacement, fn)
+  local original = module[name]
+  module[name] = replacement
+  local ok, problem = pcall(fn)
+  module[name] = original
+  assert(ok, problem)
 end
 
 describe("qtforge", function()
@@ -147,11 +168,67 @@ describe("qtforge", function()
     end
   end)
 
+  it("refuses help for a command it does not have with status 2", function()
+    local status, out, err = qtforge_cli("help", "frobnicate")
+    assert.are.equal(2, status)
+    assert.are.equal("", out)
+    contains(err, 'unknown command "frobnicate"', "usage: qtforge COMMAND")
+  end)
+
+  it("reports a failure inside a command with its message, never a traceback", function()
+    local inspect = require("qtforge.cli.inspect")
+    with_stub(inspect, "run", function()
+      error("the encoder broke", 0)
+    end, function()
+      local status, out, err = qtforge_cli("inspect", "anything")
+      assert.are.equal(1, status)
+      assert.are.equal("", out)
+      assert.are.equal("qtforge inspect: internal error: the encoder broke\n", err)
+    end)
+  end)
+
+  it("raises on misuse of main, naming the argument", function()
+    assert.has_error(function()
+      cli.main({ "inspect", 42 })
+    end, "cli.main: argv[2] must be a string, got number")
+    assert.has_error(function()
+      cli.main("inspect")
+    end, "cli.main: argv must be a list of strings, got string")
+  end)
+
+  it("takes --opt=value, --opt value, the last of a repeated option, and -- before words", function()
+    local root = fs.temp_dir()
+    local status, out, err = qtforge_cli("new", "--dir=" .. root .. "/a", "--dir", root .. "/b", "--", "twice")
+    local made = listing(root)
+    fs.remove(root)
+    assert.are.equal(0, status, err)
+    contains(out, "created " .. root .. "/b/twice/plugin.toml\n")
+    assert.are.same({ "b" }, made)
+  end)
+
+  it("refuses an empty option value, which would name no folder, file or key", function()
+    local root = fs.temp_dir()
+    -- (`new x --dir=` wrote /x before; the same check covers it, unrun here)
+    local cases = { "keygen --out=", "keygen --out ''", "sign x --key=", "verify x --trust=" }
+    for _, args in ipairs(cases) do
+      local status, out, err = script(root, args)
+      assert.are.equal(2, status, args)
+      assert.are.equal("", out)
+      contains(err, "needs a value\n", "usage: qtforge ")
+    end
+    local left = listing(root)
+    fs.remove(root)
+    assert.are.same({}, left)
+  end)
+
   it("runs as a script: help, version, usage errors", function()
     local status, out, err = script(ROOT, "--help")
     assert.are.equal(0, status)
     assert.are.equal("", err)
     contains(out, "commands:", "  validate PATH...")
+    status, out = script(ROOT, "--version")
+    assert.are.equal(0, status)
+    contains(out, "qtforge-cli ", qtforge._VERSION)
     status, out, err = script(ROOT, "bogus")
     assert.are.equal(2, status)
     assert.are.equal("", out)
@@ -160,6 +237,16 @@ describe("qtforge", function()
     assert.are.equal(2, status)
     assert.are.equal("", out)
     contains(err, "qtforge order: unknown option --nope", "usage: qtforge order DIR")
+  end)
+
+  it("says so, without a traceback, when the script cannot find its Lua files", function()
+    local empty = fs.temp_dir()
+    local status, out, err = script(empty, "--help", "LUA_PATH=" .. quote(empty .. "/?.lua"))
+    fs.remove(empty)
+    assert.are.equal(1, status)
+    assert.are.equal("", out)
+    contains(err, "qtforge: cannot load qtforge.cli: ", "qtforge.cli")
+    assert.is_nil(err:find("traceback", 1, true), err)
   end)
 end)
 
@@ -185,6 +272,9 @@ describe("qtforge new", function()
     end
     contains(fs.read(dir .. "/plugin.toml"), 'name = "hello-world"', 'version = "0.1.0"', "description = ",
       '"log",', '# "config:read",')
+    -- written in a folder of its own, then renamed: nothing else is left
+    assert.are.same({ "hello-world" }, listing(root))
+    assert.are.same({ "README.md", "init.lua", "plugin.toml", "spec" }, listing(dir))
 
     local manager, logs = plugins.manager()
     local result = manager:load_plugin(dir)
@@ -219,6 +309,30 @@ describe("qtforge new", function()
     assert.is_string(fs.read(root .. "/deeper/plugins/solo/plugin.toml"))
   end)
 
+  it("makes a --dir whose name starts with a dash", function()
+    local status, out, err = script(root, "new solo --dir=-plugins")
+    assert.are.equal(0, status, err)
+    contains(out, "created -plugins/solo/plugin.toml\n")
+    assert.is_string(fs.read(root .. "/-plugins/solo/spec/solo_spec.lua"))
+  end)
+
+  it("leaves nothing behind when a file cannot be written", function()
+    local cli_fs = require("qtforge.cli.fs")
+    local write = cli_fs.write
+    with_stub(cli_fs, "write", function(path, ...)
+      if path:find("README.md", 1, true) then
+        return nil, "cannot write " .. path .. ": No space left on device"
+      end
+      return write(path, ...)
+    end, function()
+      local status, out, err = qtforge_cli("new", "partial", "--dir", root)
+      assert.are.equal(1, status)
+      assert.are.equal("", out)
+      contains(err, "qtforge new: cannot write ", "README.md: No space left on device\n")
+    end)
+    assert.are.same({}, listing(root))
+  end)
+
   it("refuses a name that is not a plugin id, creating nothing", function()
     for _, name in ipairs({ "Hello", "-x", "_x", "a/b", "a b", "", string.rep("x", 65) }) do
       -- `--` ends the options, so that "-x" is a name
@@ -227,9 +341,7 @@ describe("qtforge new", function()
       assert.are.equal("", out)
       contains(err, "qtforge new: ", "is not a plugin id")
     end
-    local pipe = assert(io.popen("ls -A " .. quote(root)))
-    assert.are.equal("", pipe:read("*a"))
-    pipe:close()
+    assert.are.same({}, listing(root))
   end)
 
   it("refuses a folder that exists, leaving it as it was", function()
@@ -333,6 +445,15 @@ describe("qtforge validate", function()
     contains(err, dir .. "/init.lua:3: load_error: ")
   end)
 
+  it("names a compile error's file in full, however long its path", function()
+    -- Lua shortens a long file name in its messages to "...tail"
+    local dir = plugins.folder(root .. "/" .. string.rep("a-long-folder-name/", 4), "broken",
+      { source = "return {\n" })
+    local status, _, err = qtforge_cli("validate", dir)
+    assert.are.equal(1, status)
+    assert.truthy(err:find(dir .. "/init.lua:2: load_error: unexpected symbol near ", 1, true) == 1, err)
+  end)
+
   it("reports files that differ from the qtforge.lock", function()
     local dir = plugins.folder(root, "pinned")
     assert.are.equal(0, (qtforge_cli("lock", root)))
@@ -349,7 +470,7 @@ describe("qtforge validate", function()
     assert.are.equal(1, status)
     assert.are.equal("", out)
     contains(err, root .. "/missing: not_found: no plugin at " .. root .. "/missing",
-      root .. "/empty: no plugins in this folder")
+      root .. "/empty: not_a_plugin: no plugins in this folder")
   end)
 
   it("names each plugin once, however it was given, and a duplicate id", function()
@@ -428,6 +549,21 @@ describe("qtforge inspect", function()
     contains(out, '"exports": []', '"limits": {}')
   end)
 
+  it("prints config as the manifest wrote it: maps, lists, and null for what JSON cannot hold", function()
+    local dir = plugins.folder(root, "data", {
+      config = 'list = [1, 0.1]\nnone = []\nmap = {}\nnested = { inner = {} }\nodd = nan\n',
+    })
+    local status, out, err = qtforge_cli("inspect", dir, "--json")
+    assert.are.equal(0, status, err)
+    assert.are.equal("", err)
+    contains(out, '"none": []', '"map": {}', '"inner": {}', '"odd": null', '"list": [\n      1,\n      0.1\n    ]')
+    assert.are.same({ 1, 0.1 }, decode(out).config.list)
+    status, out = qtforge_cli("inspect", dir)
+    assert.are.equal(0, status)
+    contains(out, "config:       list = [1,0.1]\n", "              map = {}\n", '              nested = {"inner":{}}\n',
+      "              none = []\n", "              odd = null\n")
+  end)
+
   it("lists a native library's plugins", function()
     local library = ROOT .. "/build/" .. (jit and "luajit" or "lua5.4") .. "/plugins/bundle.so"
     assert.is_string(fs.read(library), "build the example plugins first: make examples")
@@ -460,6 +596,44 @@ describe("qtforge.cli.json", function()
     assert.are.same({ text = "a\"b\\c\n\t\1", list = { 1, 2.5, -3, true, false }, nested = { deep = { "x" } },
       big = 2 ^ 40, ["1.5"] = "number key" }, decode(json.encode(value)))
     assert.are.same(value.list, decode(json.encode(value, { indent = "  " })).list)
+  end)
+
+  it("writes valid UTF-8 whatever the bytes, each stray byte as U+FFFD", function()
+    local valid = "caf\195\169 \226\130\172 \240\159\152\128" -- 2, 3 and 4 bytes a character
+    assert.are.equal('"' .. valid .. '"', json.encode(valid))
+    local cases = {
+      { "a\255b", '"a\\ufffdb"' },                -- a byte no UTF-8 character has
+      { "\128x", '"\\ufffdx"' },                  -- a continuation byte alone
+      { "\192\128", '"\\ufffd\\ufffd"' },         -- an overlong NUL
+      { "\237\160\128", '"\\ufffd\\ufffd\\ufffd"' }, -- a surrogate
+      { "\244\144\128\128", '"\\ufffd\\ufffd\\ufffd\\ufffd"' }, -- past U+10FFFF
+      { "\226\130", '"\\ufffd\\ufffd"' },         -- cut short
+      { "\226\130\n", '"\\ufffd\\ufffd\\n"' },    -- cut short by an escaped byte
+    }
+    for _, case in ipairs(cases) do
+      assert.are.equal(case[2], json.encode(case[1]), case[2])
+    end
+    assert.are.equal("caf\195\169 \239\191\189", decode(json.encode("caf\195\169 \233")))
+  end)
+
+  it("writes numbers as short as they read back, and Lua 5.4 integers exactly", function()
+    assert.are.equal("[0.1,-2.5,1e+300,3,1]", json.encode({ 0.1, -2.5, 1e300, 3.0, 1 }))
+    if not jit then
+      assert.are.equal("9007199254740993", json.encode(math.tointeger(2 ^ 53) + 1))
+    end
+  end)
+
+  it("writes qtforge's manifest data: its lists, and its null", function()
+    local root = fs.temp_dir()
+    local dir = plugins.folder(root, "data", { config = "list = [1, 2]\nnone = []\nodd = nan\n" })
+    local config = qtforge.core.PluginLoader.inspect(dir).config
+    fs.remove(root)
+    assert.are.equal('{"list":[1,2],"none":[],"odd":null}', json.encode(config))
+  end)
+
+  it("never raises when lenient, even on a value whose __tostring fails", function()
+    local broken = setmetatable({}, { __tostring = function() error("no words") end })
+    assert.are.equal('{"b":"(a table)","f":true}', json.encode({ b = broken, f = true }, { lenient = true }))
   end)
 
   it("writes empty tables as lists unless marked as objects", function()
@@ -531,6 +705,14 @@ describe("qtforge order", function()
     assert.are.equal("", out)
     contains(err, "qtforge order: " .. root .. "/nowhere is not a folder")
   end)
+
+  it("refuses a plugin folder, whose own files are not plugins", function()
+    plugins.folder(root, "ok")
+    local status, out, err = qtforge_cli("order", root .. "/ok")
+    assert.are.equal(1, status)
+    assert.are.equal("", out)
+    assert.are.equal("qtforge order: " .. root .. "/ok is a plugin folder; give the folder that holds it\n", err)
+  end)
 end)
 
 describe("qtforge lock", function()
@@ -568,7 +750,7 @@ describe("qtforge lock", function()
   it("refuses a plugin folder, a folder without plugin folders, and no folder", function()
     local dir = plugins.folder(root, "inner")
     local cases = {
-      { dir, dir .. " is a plugin folder; lock the folder that holds it" },
+      { dir, dir .. " is a plugin folder; give the folder that holds it" },
       { dir .. "/init.lua", dir .. "/init.lua is not a folder" },
       { root .. "/none", root .. "/none is not a folder" },
     }
@@ -634,6 +816,33 @@ describe("qtforge keygen, sign and verify", function()
     assert.are.equal(before, fs.read(prefix .. ".key"))
   end)
 
+  it("writes both key files or neither", function()
+    local cli_fs = require("qtforge.cli.fs")
+    local write = cli_fs.write
+    with_stub(cli_fs, "write", function(path, ...)
+      if path:find("%.key$") then
+        return nil, "cannot write " .. path .. ": No space left on device"
+      end
+      return write(path, ...)
+    end, function()
+      local status, out, err = qtforge_cli("keygen", "--out", root .. "/release")
+      assert.are.equal(1, status)
+      assert.are.equal("", out)
+      assert.are.equal("qtforge keygen: cannot write " .. root .. "/release.key: No space left on device\n", err)
+    end)
+    assert.are.same({ "signed" }, listing(root))
+  end)
+
+  it("writes key files whose prefix starts with a dash, the secret one private", function()
+    local status, out, err = script(root, "keygen --out=-release")
+    assert.are.equal(0, status, err)
+    contains(out, "secret_key_file=-release.key\n")
+    local pipe = assert(io.popen("stat -c %a " .. quote(root .. "/-release.key")))
+    assert.are.equal("600", pipe:read("*l"))
+    pipe:close()
+    assert.are.same({ "-release.key", "-release.pub", "signed" }, listing(root))
+  end)
+
   it("signs with a key file and verifies, trusted when the key is given", function()
     local prefix = root .. "/release"
     assert.are.equal(0, (qtforge_cli("keygen", "--out", prefix)))
@@ -693,6 +902,12 @@ describe("qtforge keygen, sign and verify", function()
     assert.are.equal(1, status)
     assert.are.equal("", out)
     contains(err, "qtforge sign: cannot read the key file: ")
+
+    -- a folder opens as a file; reading it is what fails
+    status, out, err = qtforge_cli("sign", dir, "--key", "@" .. root)
+    assert.are.equal(1, status)
+    assert.are.equal("", out)
+    assert.are.equal("qtforge sign: cannot read the key file: " .. root .. ": Is a directory\n", err)
 
     status, out, err = qtforge_cli("verify", dir, "--trust", "abc")
     assert.are.equal(1, status)
@@ -858,10 +1073,14 @@ return plugin
       "watching " .. dir .. "\n")
   end)
 
-  it("refuses a path that is not a folder", function()
+  it("refuses a path that is not a folder, and a plugin folder", function()
     local status, out, err = qtforge_cli("run", root .. "/nowhere", "--for", "0.1")
     assert.are.equal(1, status)
     assert.are.equal("", out)
     assert.are.equal("qtforge run: " .. root .. "/nowhere is not a folder\n", err)
+    status, out, err = qtforge_cli("run", dir .. "/demo", "--for", "0.1")
+    assert.are.equal(1, status)
+    assert.are.equal("", out)
+    assert.are.equal("qtforge run: " .. dir .. "/demo is a plugin folder; give the folder that holds it\n", err)
   end)
 end)

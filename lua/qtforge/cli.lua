@@ -2,7 +2,7 @@
 -- main(arg); specs call it in-process with recorders for the two streams.
 -- Each command is a module qtforge.cli.<name> holding its usage, its options
 -- and run(output, opts, words) -> exit status.
-local ipairs, pcall, require, tostring, type, xpcall = ipairs, pcall, require, tostring, type, xpcall
+local error, ipairs, pcall, require, tostring, type = error, ipairs, pcall, require, tostring, type
 local string_format, string_rep = string.format, string.rep
 
 local args = require("qtforge.cli.args")
@@ -46,7 +46,8 @@ local function overview()
     lines[#lines + 1] = "  " .. command.synopsis .. string_rep(" ", width - #command.synopsis + 2) .. command.summary
   end
   lines[#lines + 1] = ""
-  lines[#lines + 1] = "`qtforge COMMAND --help` describes a command. Exit status: 0 success, 1 failure, 2 usage error."
+  lines[#lines + 1] = "`qtforge COMMAND --help` describes a command. Exit status: 0 success, 1 failure,"
+    .. " 2 usage error, 130 Ctrl-C."
   return table.concat(lines, "\n")
 end
 
@@ -54,9 +55,22 @@ local function command_help(command)
   return "usage: qtforge " .. command.synopsis .. "\n\n" .. command.help
 end
 
--- lua.c and luajit.c turn Ctrl-C into this error, raised where Lua code runs next
-local function is_interrupt(message)
-  return type(message) == "string" and message:find("interrupted!", 1, true) ~= nil
+--- Whether `message` (an error, or an Error a plugin failed with) is Ctrl-C:
+--- lua.c and luajit.c turn it into "interrupted!", raised where Lua runs next.
+function cli.is_interrupt(message)
+  return tostring(message):find("interrupted!", 1, true) ~= nil
+end
+
+-- Misuse of cli.main raises, naming the argument at fault.
+local function check_argv(argv)
+  if type(argv) ~= "table" then
+    error("cli.main: argv must be a list of strings, got " .. type(argv), 3)
+  end
+  for i, word in ipairs(argv) do
+    if type(word) ~= "string" then
+      error("cli.main: argv[" .. i .. "] must be a string, got " .. type(word), 3)
+    end
+  end
 end
 
 local function run_command(name, argv, out, err)
@@ -72,28 +86,26 @@ local function run_command(name, argv, out, err)
     out:write(command_help(command), "\n")
     return OK
   end
-  local ok, status = xpcall(command.run, function(message)
-    if is_interrupt(message) then
-      return message
-    end
-    return debug.traceback(tostring(message), 2)
-  end, out_stream, opts, words)
+  local ok, status = pcall(command.run, out_stream, opts, words)
   if ok then
     return status
-  elseif is_interrupt(status) then
+  elseif cli.is_interrupt(status) then
     out_stream:error("interrupted")
     return INTERRUPTED
   end
+  -- a bug of the CLI's: its message, never a traceback, reaches the user
   out_stream:error("internal error: " .. tostring(status))
   return FAILED
 end
 
 local function dispatch(argv, out, err)
   local name = argv[1]
-  if name == "help" and is_command(argv[2]) then
-    out:write(command_help(load_command(argv[2])), "\n")
-    return OK
-  elseif name == "--help" or name == "-h" or name == "help" then
+  if name == "help" and argv[2] ~= nil then
+    -- `help COMMAND` is `COMMAND --help`, with the same usage errors
+    name = argv[2]
+    argv = { name, "--help" }
+  end
+  if name == "--help" or name == "-h" or name == "help" then
     out:write(overview(), "\n")
     return OK
   elseif name == "--version" then
@@ -112,6 +124,7 @@ end
 --- Returns the exit status: 0 success, 1 failure, 2 usage error, 130 Ctrl-C.
 function cli.main(argv, out, err)
   argv, out, err = argv or {}, out or io.stdout, err or io.stderr
+  check_argv(argv)
   -- the commands load the native module: without it, say so rather than crash
   local loaded, problem = pcall(require, "qtforge")
   if not loaded then

@@ -1,7 +1,7 @@
 -- Command-line arguments of one qtforge command: options and positional words.
 -- A command declares what it takes; anything else is a usage error, which the
 -- caller reports with the command's usage and exit status 2.
-local ipairs, tonumber, type = ipairs, tonumber, type
+local assert, ipairs, tonumber, tostring = assert, ipairs, tonumber, tostring
 local string_format = string.format
 
 local args = {}
@@ -12,6 +12,10 @@ local args = {}
 local KINDS = { flag = true, value = true, list = true, number = true }
 
 local function option_value(kind, name, text)
+  -- an empty folder, prefix or key is never meant: `--dir=` would be "/NAME"
+  if text == "" then
+    return nil, string_format("option %s needs a value", name)
+  end
   if kind == "number" then
     local number = tonumber(text)
     -- NaN is refused (it equals nothing), and inf: "forever" is the default
@@ -79,21 +83,18 @@ local function count_problem(spec, count)
   end
 end
 
---- Parses `argv` (a list of strings) against `spec`: `spec.options` maps option
---- names ("--dir") to a kind (see KINDS), `spec.positional` is `{ least, most,
---- name = "what is missing" }` (`most` nil: no limit), `spec.required` the
---- options that must be given. Returns `opts` (by option
---- name, plus `help` when -h/--help was given) and the positional words, or nil
---- and what is wrong. `--name=value` and `--name value` both work; `--` ends the
---- options.
+--- Parses `argv` (a list of strings, which the caller has checked) against
+--- `spec`: `spec.options` maps option names ("--dir") to a kind (see KINDS),
+--- `spec.positional` is `{ least, most, name = "what is missing" }` (`most`
+--- nil: no limit), `spec.required` the options that must be given. Returns
+--- `opts` (by option name, plus `help` when -h/--help was given) and the
+--- positional words, or nil and what is wrong. `--name=value` and `--name
+--- value` both work, with a value that is not empty; `--` ends the options.
 function args.parse(spec, argv)
   local opts, words = {}, {}
   local i = 1
   while argv[i] ~= nil do
     local word = argv[i]
-    if type(word) ~= "string" then
-      error("argument #" .. i .. " is not a string", 2)
-    end
     if word == "--" then
       for j = i + 1, #argv do
         words[#words + 1] = argv[j]

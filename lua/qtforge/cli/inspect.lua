@@ -1,5 +1,5 @@
 -- qtforge inspect PATH [--json]: what PluginLoader.inspect reads of a plugin.
-local ipairs, pairs, tostring, type = ipairs, pairs, tostring, type
+local getmetatable, ipairs, next, pairs, tostring, type = getmetatable, ipairs, next, pairs, tostring, type
 local string_rep = string.rep
 local table_concat, table_sort = table.concat, table.sort
 
@@ -23,16 +23,31 @@ files are, capabilities, exports, dependencies, config defaults...
 Exit status 0, or 1 when the path is not a plugin qtforge can read.]],
 }
 
--- The fields of an info that are tables by name (JSON objects even when empty);
--- every other table field is a list.
-local OBJECT_FIELDS = { config = true, limits = true, integrity = true }
+-- The fields of an info that hold manifest data as the manifest wrote it
+-- (JSON objects even when empty); every other table field is a list.
+local DATA_FIELDS = { config = true, limits = true, integrity = true }
+
+-- A copy of manifest data with its maps marked as JSON objects: in what
+-- qtforge converts from a manifest, lists carry mlua's array marker (a
+-- metatable that getmetatable reports as `false`) and maps carry none, so an
+-- empty `{}` in the manifest prints as {} and an empty `[]` as [].
+local function manifest_data(value)
+  if type(value) ~= "table" then
+    return value
+  end
+  local copy = getmetatable(value) == false and {} or json.object()
+  for key, item in next, value do
+    copy[key] = manifest_data(item)
+  end
+  return copy
+end
 
 -- A copy of `info` fit for JSON: no `plugins` self-reference, maps marked.
 local function plain(info)
   local copy = {}
   for key, value in pairs(info) do
     if key ~= "plugins" then
-      copy[key] = (OBJECT_FIELDS[key] and type(value) == "table") and json.object(value) or value
+      copy[key] = DATA_FIELDS[key] and manifest_data(value) or value
     end
   end
   return copy
@@ -96,9 +111,9 @@ local FIELDS = {
   { "authors", function(info) return list(info.authors) end },
   { "license", function(info) return info.license end },
   { "homepage", function(info) return info.homepage end },
-  { "limits", function(info) return map_lines(info.limits) end },
-  { "config", function(info) return map_lines(info.config) end },
-  { "integrity", function(info) return map_lines(info.integrity) end },
+  { "limits", function(info) return map_lines(manifest_data(info.limits)) end },
+  { "config", function(info) return map_lines(manifest_data(info.config)) end },
+  { "integrity", function(info) return map_lines(manifest_data(info.integrity)) end },
 }
 
 local LABEL_WIDTH = 14
@@ -122,7 +137,7 @@ function inspect.run(out, opts, words)
   local path = words[1]
   local info, err = qtforge.core.PluginLoader.inspect(path)
   if info == nil then
-    out:report(plugins.format(plugins.locate(err, path)))
+    out:report(plugins.problem(err, path))
     return 1
   end
   if opts["--json"] then

@@ -1,5 +1,6 @@
 -- qtforge keygen [--out PREFIX]: a new ed25519 keypair for signing plugins.
 local ipairs = ipairs
+local os_remove = os.remove
 
 local qtforge = require("qtforge")
 local fs = require("qtforge.cli.fs")
@@ -17,26 +18,16 @@ Makes a new ed25519 keypair from the system's random source and prints it:
 
   --out PREFIX   write the keys to PREFIX.pub and PREFIX.key instead (the secret
                  one readable by its owner only), print the public key and the
-                 two paths. Existing files are never overwritten.
+                 two paths. Existing files are never overwritten, and
+                 both files are written or neither (exit status 1).
 
 Give the public key to the hosts that should trust your plugins
 (TrustManager:trust_key, or `qtforge verify --trust`); keep the secret key out
 of the plugin and of version control.]],
 }
 
--- Writes the secret key readable by its owner only: the file is made empty,
--- restricted, and only then given the key.
-local function write_secret(path, secret_key)
-  local ok, message = fs.write(path, "")
-  if ok then
-    ok, message = fs.private(path)
-  end
-  if ok then
-    ok, message = fs.write(path, "secret_key=" .. secret_key .. "\n")
-  end
-  return ok, message
-end
-
+-- Writes both key files, or neither: the public one is removed again when
+-- the secret one cannot be written, so that a retry does not meet it.
 local function write_files(out, prefix, public_key, secret_key)
   local public_path, secret_path = prefix .. ".pub", prefix .. ".key"
   for _, path in ipairs({ public_path, secret_path }) do
@@ -47,7 +38,10 @@ local function write_files(out, prefix, public_key, secret_key)
   end
   local ok, message = fs.write(public_path, "public_key=" .. public_key .. "\n")
   if ok then
-    ok, message = write_secret(secret_path, secret_key)
+    ok, message = fs.write(secret_path, "secret_key=" .. secret_key .. "\n", "private")
+    if not ok then
+      os_remove(public_path)
+    end
   end
   if not ok then
     out:error(message)

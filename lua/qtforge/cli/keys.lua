@@ -1,5 +1,7 @@
 -- Keys given on the command line: hex digits, or @FILE holding them, either
 -- alone or as the `name=...` line `qtforge keygen` prints.
+local tostring = tostring
+
 local fs = require("qtforge.cli.fs")
 
 local keys = {}
@@ -19,6 +21,12 @@ function keys.read(argument, field)
   end
   local named = text:match("%f[%w_]" .. field .. "%s*=%s*(%x+)")
   return named or text:match("^%s*(.-)%s*$")
+end
+
+--- What qtforge said of a key it refused (an error it raised), without the
+--- position Lua puts first. Its messages never repeat a key.
+function keys.refusal(message)
+  return (tostring(message):gsub("^[^:]*:%d+: ", ""))
 end
 
 return keys

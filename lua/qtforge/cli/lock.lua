@@ -43,12 +43,9 @@ end
 
 function lock.run(out, _, words)
   local dir = words[1]
-  if not fs.is_dir(dir) then
-    out:error(dir .. " is not a folder")
-    return 1
-  end
-  if PluginLoader.inspect(dir) then
-    out:error(dir .. " is a plugin folder; lock the folder that holds it")
+  local problem = plugins.holder_problem(dir)
+  if problem then
+    out:error(problem)
     return 1
   end
   if not has_plugin_folder(dir) then
@@ -57,7 +54,7 @@ function lock.run(out, _, words)
   end
   local result = qtforge.security.PluginValidator.lock(dir)
   if not result.success then
-    out:report(plugins.format(plugins.locate(result.error, dir)))
+    out:report(plugins.problem(result.error, dir))
     return 1
   end
   out:line(result.path)

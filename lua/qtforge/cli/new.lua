@@ -1,5 +1,6 @@
 -- qtforge new NAME [--dir DIR]: a plugin folder to start from.
 local ipairs, pcall, tostring = ipairs, pcall, tostring
+local os_remove = os.remove
 
 local qtforge = require("qtforge")
 local fs = require("qtforge.cli.fs")
@@ -21,7 +22,8 @@ when missing) holding a plugin that loads and works as it is:
 
 NAME is the plugin id: lower-case letters, digits, '_', '.', '-', starting with
 a letter or digit, at most 64 characters. Exit status 1 when NAME is not a
-plugin id or DIR/NAME exists.]],
+plugin id, DIR/NAME exists, or a file cannot be written (nothing is left
+behind: the files go to a hidden folder first, renamed to DIR/NAME at the end).]],
 }
 
 -- The files of a new plugin, by path inside its folder.
@@ -45,6 +47,50 @@ local function id_problem(name)
   return tostring(message):match('(".*" is not a plugin id)') or tostring(message)
 end
 
+-- Removes what write_files wrote into `staging`, and `staging` itself.
+local function remove_staged(staging, written)
+  for i = #written, 1, -1 do
+    os_remove(staging .. "/" .. written[i])
+  end
+  os_remove(staging .. "/spec")
+  os_remove(staging)
+end
+
+-- Writes the files of plugin `name` into the new folder `staging`; the paths
+-- written (inside it), or nil and the problem, leaving nothing behind.
+local function write_files(staging, name)
+  local made, message = fs.mkdir(staging .. "/spec")
+  if not made then
+    return nil, message
+  end
+  local written = {}
+  for _, file in ipairs(files(name)) do
+    local ok, problem = fs.write(staging .. "/" .. file[1], templates.render(file[2], name))
+    if not ok then
+      remove_staged(staging, written)
+      return nil, problem
+    end
+    written[#written + 1] = file[1]
+  end
+  return written
+end
+
+-- The plugin is written in a hidden folder beside DIR/NAME, then renamed to
+-- it: a failure half-way leaves no half-made plugin behind.
+local function create(dir, root, name)
+  local staging = fs.unused_sibling(fs.join(dir, "." .. name), ".new")
+  local written, problem = write_files(staging, name)
+  if not written then
+    return nil, problem
+  end
+  local renamed, reason = fs.rename(staging, root)
+  if not renamed then
+    remove_staged(staging, written)
+    return nil, "cannot create " .. root .. ": " .. reason
+  end
+  return written
+end
+
 function new.run(out, opts, words)
   local name = words[1]
   local problem = id_problem(name)
@@ -53,24 +99,19 @@ function new.run(out, opts, words)
       .. " at most 64)")
     return 1
   end
-  local root = fs.join(opts["--dir"] or ".", name)
+  local dir = opts["--dir"] or "."
+  local root = fs.join(dir, name)
   if fs.exists(root) then
     out:error(root .. " exists; not touching it")
     return 1
   end
-  local made, message = fs.mkdir(root .. "/spec")
-  if not made then
-    out:error(message)
+  local written, create_problem = create(dir, root, name)
+  if not written then
+    out:error(create_problem)
     return 1
   end
-  for _, file in ipairs(files(name)) do
-    local path = root .. "/" .. file[1]
-    local ok, write_problem = fs.write(path, templates.render(file[2], name))
-    if not ok then
-      out:error(write_problem)
-      return 1
-    end
-    out:line("created " .. path)
+  for _, file in ipairs(written) do
+    out:line("created " .. root .. "/" .. file)
   end
   return 0
 end

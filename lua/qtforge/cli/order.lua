@@ -3,7 +3,6 @@ local ipairs, pairs, tostring = ipairs, pairs, tostring
 local table_sort = table.sort
 
 local qtforge = require("qtforge")
-local fs = require("qtforge.cli.fs")
 local plugins = require("qtforge.cli.plugins")
 
 local order = {
@@ -19,7 +18,8 @@ then higher priority, then id. No plugin code runs.
 Plugins that cannot be ordered go to stderr: a dependency cycle as its path
 (`dependency cycle: a -> b -> a`), a missing dependency or a version out of range
 as `FILE:LINE: problem`, as do manifests that do not read. The others are still
-printed. Exit status 0 when every plugin is ordered, 1 otherwise.]],
+printed. Exit status 0 when every plugin is ordered, 1 otherwise, and when DIR is
+not a folder or is itself a plugin folder (give the folder that holds it).]],
 }
 
 -- The resolver's failures, sorted by id so that the report does not depend on
@@ -40,7 +40,7 @@ local function report_failures(out, failures, owner)
       end
     else
       local info = owner[id]
-      out:report(plugins.format(plugins.locate(err, info.path, info)))
+      out:report(plugins.problem(err, info.path, info))
     end
   end
   return #ids
@@ -48,13 +48,14 @@ end
 
 function order.run(out, _, words)
   local dir = words[1]
-  if not fs.is_dir(dir) then
-    out:error(dir .. " is not a folder")
+  local problem = plugins.holder_problem(dir)
+  if problem then
+    out:error(problem)
     return 1
   end
   local infos, failures = qtforge.core.PluginLoader.discover(dir)
   for _, failure in ipairs(failures) do
-    out:report(plugins.format(plugins.locate(failure.error, failure.path)))
+    out:report(plugins.problem(failure.error, failure.path))
   end
   local resolver = qtforge.core.PluginDependencyResolver()
   local owner, duplicates = {}, 0

@@ -116,4 +116,20 @@ function plugins.format(file, line, text)
   return file .. ": " .. text
 end
 
+--- Error `err` of the plugin at `path` as the line to print: where it points
+--- (see `locate`), then its code and message.
+function plugins.problem(err, path, info)
+  return plugins.format(plugins.locate(err, path, info))
+end
+
+--- Why `dir` is not a folder of plugins (not a folder, or a plugin folder
+--- itself, whose files would be read as plugins), or nil when it is one.
+function plugins.holder_problem(dir)
+  if not fs.is_dir(dir) then
+    return dir .. " is not a folder"
+  elseif PluginLoader.inspect(dir) then
+    return dir .. " is a plugin folder; give the folder that holds it"
+  end
+end
+
 return plugins

@@ -4,8 +4,9 @@ local ipairs, pcall, tostring = ipairs, pcall, tostring
 local table_concat = table.concat
 
 local qtforge = require("qtforge")
-local fs = require("qtforge.cli.fs")
+local cli = require("qtforge.cli")
 local json = require("qtforge.cli.json")
+local plugins = require("qtforge.cli.plugins")
 
 local monotonic = qtforge.utils.monotonic
 
@@ -31,7 +32,8 @@ line per happening on stdout:
 
 Plugins run sandboxed under the default policy, as in a PluginManager(). On
 stopping, every plugin is unloaded (its events printed). Exit status 0; 1 when
-DIR cannot be watched or a plugin failed to load at start; 130 after Ctrl-C.]],
+DIR is not a folder, is itself a plugin folder or cannot be watched, or when a
+plugin failed to load at start; 130 after Ctrl-C.]],
 }
 
 local DEFAULT_TICK = 0.05
@@ -75,8 +77,7 @@ local function message_line(message)
   return line
 end
 
--- lua.c and luajit.c turn Ctrl-C into this error wherever Lua runs next: in
--- a plugin's hook, the manager catches it and fails the plugin instead
+-- What the loop raises to stop as Ctrl-C does
 local INTERRUPTED = "interrupted!"
 
 -- A manager whose logs, events and bus messages become lines on `out`, and
@@ -96,7 +97,8 @@ local function printing_manager(out)
   })
   manager:on_event(function(event)
     say(event_line(event))
-    if event.type == "failed" and tostring(event.error):find(INTERRUPTED, 1, true) then
+    -- Ctrl-C in a plugin's hook: the manager catches it and fails the plugin
+    if event.type == "failed" and cli.is_interrupt(event.error) then
       state.interrupted = true
     end
   end)
@@ -120,23 +122,18 @@ end
 -- the changes the watcher saw, then sleeps until the next tick.
 local function loop(manager, reloader, state, tick, duration)
   local deadline = duration and monotonic() + duration
-  local ok, problem = pcall(function()
-    while true do
-      manager:update_all_plugins()
-      -- update_all_plugins polls only every 0.25 s; an author saving wants it now
-      reloader:poll()
-      if state.interrupted then
-        error(INTERRUPTED, 0)
-      end
-      local now = monotonic()
-      if deadline and now >= deadline then
-        return
-      end
-      qtforge.utils.sleep(deadline and math.min(tick, deadline - now) or tick)
+  while true do
+    manager:update_all_plugins()
+    -- update_all_plugins polls only every 0.25 s; an author saving wants it now
+    reloader:poll()
+    if state.interrupted then
+      error(INTERRUPTED, 0)
     end
-  end)
-  if not ok then
-    error(problem, 0)
+    local now = monotonic()
+    if deadline and now >= deadline then
+      return
+    end
+    qtforge.utils.sleep(deadline and math.min(tick, deadline - now) or tick)
   end
 end
 
@@ -159,8 +156,9 @@ end
 
 function run.run(out, opts, words)
   local dir = words[1]
-  if not fs.is_dir(dir) then
-    out:error(dir .. " is not a folder")
+  local problem = plugins.holder_problem(dir)
+  if problem then
+    out:error(problem)
     return 1
   end
   local manager, state = printing_manager(out)

@@ -1,5 +1,5 @@
 -- qtforge sign PATH --key SECRET: writes PATH/plugin.sig.
-local pcall, tostring = pcall, tostring
+local pcall = pcall
 
 local qtforge = require("qtforge")
 local keys = require("qtforge.cli.keys")
@@ -25,12 +25,6 @@ Prints the plugin id and the public key to trust it with. Single-file plugins
 cannot be signed. Exit status 0, or 1 when the key or the plugin is refused.]],
 }
 
--- TrustManager.sign raises for a malformed key; its message never repeats the
--- key, and neither does this one.
-local function key_problem(message)
-  return tostring(message):gsub("^[^:]*:%d+: ", "")
-end
-
 function sign.run(out, opts, words)
   local path = words[1]
   local secret_key, message = keys.read(opts["--key"], "secret_key")
@@ -38,13 +32,14 @@ function sign.run(out, opts, words)
     out:error(message)
     return 1
   end
+  -- TrustManager.sign raises for a malformed key
   local ok, result = pcall(qtforge.security.TrustManager.sign, path, secret_key)
   if not ok then
-    out:error("invalid secret key: " .. key_problem(result))
+    out:error("invalid secret key: " .. keys.refusal(result))
     return 1
   end
   if not result.success then
-    out:report(plugins.format(plugins.locate(result.error, path)))
+    out:report(plugins.problem(result.error, path))
     return 1
   end
   out:line("signed " .. result.plugin_id)

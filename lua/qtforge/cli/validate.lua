@@ -57,12 +57,14 @@ local function check_files(report, candidate)
   end
   local result = PluginValidator.validate(candidate.path)
   if not result.success then
-    add_problem(report, candidate.path, plugins.format(plugins.locate(result.error, candidate.path, info)))
+    add_problem(report, candidate.path, plugins.problem(result.error, candidate.path, info))
   end
   local chunk, message = loadfile(info.entry, "t")
   if chunk == nil then
-    local file, line, text = message:match("^(.-):(%d+): (.*)$")
-    add_problem(report, candidate.path, plugins.format(file or info.entry, line, "load_error: " .. (text or message)))
+    -- the message names the file as Lua shortens a long path ("...ns/init.lua"):
+    -- keep its line and text, and name the file as given
+    local line, text = message:match("^.-:(%d+): (.*)$")
+    add_problem(report, candidate.path, plugins.format(info.entry, line, "load_error: " .. (text or message)))
   end
 end
 
@@ -84,7 +86,7 @@ local function check_dependencies(report, candidates)
   end
   for id, err in pairs(resolver:resolve().failures) do
     local candidate, info = owner[id].candidate, owner[id].info
-    add_problem(report, candidate.path, plugins.format(plugins.locate(err, candidate.path, info)))
+    add_problem(report, candidate.path, plugins.problem(err, candidate.path, info))
   end
 end
 
@@ -93,10 +95,10 @@ local function collect(report, paths)
   for _, path in ipairs(paths) do
     local found, failures = plugins.collect(path)
     if #found == 0 and #failures == 0 then
-      add_problem(report, path, path .. ": no plugins in this folder")
+      add_problem(report, path, path .. ": not_a_plugin: no plugins in this folder")
     end
     for _, failure in ipairs(failures) do
-      add_problem(report, failure.path, plugins.format(plugins.locate(failure.error, failure.path)))
+      add_problem(report, failure.path, plugins.problem(failure.error, failure.path))
     end
     for _, candidate in ipairs(found) do
       -- a plugin named twice (itself, and in its folder) is checked once

@@ -36,7 +36,7 @@ local function trust_manager(arguments)
     end
     local ok, problem = pcall(trust.trust_key, trust, "trusted key #" .. i, key)
     if not ok then
-      return nil, "--trust " .. argument .. ": " .. tostring(problem):gsub("^[^:]*:%d+: ", "")
+      return nil, "--trust " .. argument .. ": " .. keys.refusal(problem)
     end
   end
   return trust
@@ -60,7 +60,7 @@ function verify.run(out, opts, words)
   end
   local result = trust:verify(path)
   if not result.success then
-    out:report(plugins.format(plugins.locate(result.error, path)))
+    out:report(plugins.problem(result.error, path))
     return 1
   end
   out:line("plugin=" .. result.plugin_id)

@@ -1,22 +1,28 @@
 -- The LuaLS definitions under lua/types/ must describe everything public:
--- this walks the module and fails when a function or field has no stub.
+-- this walks the module and the pure-Lua modules beside it (the OpenResty and
+-- LÖVE adapters, the qtforge command) and fails when a function or field has
+-- no stub.
 local qtforge = require("qtforge")
+local fs = require("support.fs")
 
-local function read_stubs()
-  local dir = "lua/types/"
-  local text = {}
-  local files = { "qtforge.lua", "utils.lua", "core.lua", "communication.lua", "managers.lua", "security.lua",
-    "monitoring.lua", "transactions.lua", "orchestration.lua" }
-  for _, name in ipairs(files) do
-    local file = assert(io.open(dir .. name, "r"))
-    text[#text + 1] = file:read("a")
-    file:close()
-  end
-  return table.concat(text, "\n")
-end
+local STUB_DIR = "lua/types/"
 
 local function escape(s)
   return (s:gsub("%p", "%%%0"))
+end
+
+local function read_stub(name)
+  return assert(fs.read(STUB_DIR .. name), "cannot read " .. STUB_DIR .. name)
+end
+
+local function read_stubs()
+  local text = {}
+  local files = { "qtforge.lua", "utils.lua", "core.lua", "communication.lua", "managers.lua", "security.lua",
+    "monitoring.lua", "transactions.lua", "orchestration.lua", "openresty.lua", "love.lua", "cli.lua" }
+  for _, name in ipairs(files) do
+    text[#text + 1] = read_stub(name)
+  end
+  return table.concat(text, "\n")
 end
 
 local function public_functions(t)
@@ -25,6 +31,45 @@ local function public_functions(t)
     if type(name) == "string" and type(value) == "function" and not name:match("^_") then
       names[#names + 1] = name
     end
+  end
+  table.sort(names)
+  return names
+end
+
+-- the keys of `t` that hold something other than a function: public ones,
+-- and the module metadata (_VERSION, _DESCRIPTION, _LICENSE)
+local function public_fields(t)
+  local names = {}
+  for name, value in pairs(t) do
+    if type(name) == "string" and type(value) ~= "function" and (not name:match("^_") or name:match("^_%u+$")) then
+      names[#names + 1] = name
+    end
+  end
+  table.sort(names)
+  return names
+end
+
+-- The names of the `---@field`s of `---@class <class>` in `text` (the
+-- comment lines that follow the class line), as a set.
+local function class_fields(text, class)
+  local fields = {}
+  local at = text:find("\n%-%-%-@class " .. escape(class) .. "[:\n ]")
+  assert(at, "no ---@class " .. class)
+  local body = text:sub(at + 1):match("^[^\n]*\n(.-)\n[^%-]") or ""
+  for line in (body .. "\n"):gmatch("([^\n]*)\n") do
+    local name = line:match("^%-%-%-@field ([%w_]+)%??%s")
+    if name then
+      fields[name] = true
+    end
+  end
+  return fields
+end
+
+-- The names `function <owner><sep><name>(` defines in `text`, sorted.
+local function stubbed_functions(text, owner, sep)
+  local names = {}
+  for name in text:gmatch("\nfunction " .. escape(owner .. sep) .. "([%w_]+)%(") do
+    names[#names + 1] = name
   end
   table.sort(names)
   return names
@@ -177,4 +222,102 @@ describe("lua/types", function()
       end
     end)
   end
+end)
+
+-- The pure-Lua modules: each with its stub file, the local the stub's
+-- functions hang on, and the class of the module table.
+local PURE_MODULES = {
+  { "qtforge.openresty", "openresty.lua", "openresty", "qtforge.openresty" },
+  { "qtforge.love", "love.lua", "qtforge_love", "qtforge.love" },
+  { "qtforge.cli", "cli.lua", "cli", "qtforge.cli" },
+}
+
+describe("lua/types for the pure-Lua modules", function()
+  it("can require qtforge.openresty outside nginx", function()
+    assert.is_nil(rawget(_G, "ngx"))
+    assert.are.equal("function", type(require("qtforge.openresty").init_worker))
+  end)
+
+  for _, entry in ipairs(PURE_MODULES) do
+    local module_name, stub_file, owner, class = entry[1], entry[2], entry[3], entry[4]
+
+    it("declares every function of " .. module_name, function()
+      local module, text = require(module_name), read_stub(stub_file)
+      local names = public_functions(module)
+      assert.is_true(#names > 0, module_name .. " has no public function")
+      for _, name in ipairs(names) do
+        assert.truthy(text:find("\nfunction " .. escape(owner) .. "%." .. escape(name) .. "%("),
+          "no stub for " .. module_name .. "." .. name)
+      end
+    end)
+
+    it("declares every other field of " .. module_name .. " on its class", function()
+      local module, fields = require(module_name), class_fields(read_stub(stub_file), class)
+      for _, name in ipairs(public_fields(module)) do
+        assert.truthy(fields[name], "no ---@field for " .. module_name .. "." .. name .. " in ---@class " .. class)
+      end
+    end)
+
+    it("declares no function " .. module_name .. " lacks", function()
+      local module = require(module_name)
+      for _, name in ipairs(stubbed_functions(read_stub(stub_file), owner, ".")) do
+        assert.are.equal("function", type(module[name]), stub_file .. " declares " .. module_name .. "." .. name)
+      end
+    end)
+  end
+
+  describe("the attachment qtforge.love.attach returns", function()
+    local text = read_stub("love.lua")
+
+    -- an attachment outside LÖVE, in dev mode and with a plugins folder so
+    -- that every field is set; detached and its folder removed afterwards
+    local function with_attachment(fn)
+      local dir = fs.temp_dir()
+      local attachment = require("qtforge.love").attach({ love = {}, dev = true, plugins = dir })
+      finally(function()
+        attachment:detach()
+        attachment.manager:shutdown()
+        fs.remove(dir)
+      end)
+      fn(attachment)
+    end
+
+    it("declares every method", function()
+      with_attachment(function(attachment)
+        local names = public_functions(getmetatable(attachment).__index)
+        -- the walk sees at least the methods docs/love.md names
+        for _, documented in ipairs({ "errors", "clear_errors", "dispatch", "detach" }) do
+          assert.is_function(attachment[documented])
+        end
+        for _, name in ipairs(names) do
+          assert.truthy(text:find("\nfunction LoveAttachment:" .. escape(name) .. "%("),
+            "no stub for the attachment's method " .. name)
+        end
+      end)
+    end)
+
+    it("declares every field", function()
+      with_attachment(function(attachment)
+        local fields = class_fields(text, "qtforge.LoveAttachment")
+        local names = public_fields(attachment)
+        -- the walk sees at least the fields docs/love.md names, all set here
+        for _, documented in ipairs({ "manager", "reloader", "results", "plugins_dir", "dev" }) do
+          assert.is_not_nil(attachment[documented], documented)
+        end
+        for _, name in ipairs(names) do
+          assert.truthy(fields[name], "no ---@field for the attachment's field " .. name)
+        end
+      end)
+    end)
+
+    it("declares no method an attachment lacks", function()
+      with_attachment(function(attachment)
+        local names = stubbed_functions(text, "LoveAttachment", ":")
+        assert.is_true(#names > 0)
+        for _, name in ipairs(names) do
+          assert.are.equal("function", type(attachment[name]), "love.lua declares the attachment's method " .. name)
+        end
+      end)
+    end)
+  end)
 end)

@@ -222,6 +222,19 @@ describe("PluginManager:load_plugin", function()
       plugins.contains(err.details, "line 2, column")
     end)
 
+    it("refuses a [config] value JSON cannot hold (nan, inf), naming its place and line", function()
+      for _, value in ipairs({ "nan", "inf", "-inf" }) do
+        local text = fs.manifest("bad", "1.0.0") .. "[config]\nrate = 1.5\nlimits = [1, " .. value .. "]\n"
+        local last_line = select(2, text:gsub("\n", ""))
+        local err = load_toml(text)
+        plugins.contains(err.details, "config.limits[1]: ", "is not a value JSON can hold", "line " .. last_line)
+      end
+      local err = plugins.failed(manager:register_plugin({
+        manifest = { name = "x", version = "1.0.0", config = { rate = 0 / 0 } },
+      }), "invalid_manifest")
+      plugins.contains(err.details, "is not a value JSON can hold")
+    end)
+
     it("names a missing required field", function()
       local err = load_toml('name = "bad"\n')
       plugins.contains(err.details, "missing field `version`")

@@ -245,6 +245,15 @@ describe("configure_plugin", function()
     end)
   end
 
+  it("refuses a value JSON cannot hold (nan, inf) with invalid_config, keeping the old config", function()
+    for _, bad in ipairs({ 0 / 0, math.huge }) do
+      local err = plugins.failed(manager:configure_plugin("server", { limits = { timeout = bad } }), "invalid_config")
+      plugins.contains(err.details, "is not a value JSON can hold")
+    end
+    assert.are.same(DEFAULTS, manager:get_plugin("server"):config())
+    assert.are.same({}, received())
+  end)
+
   it("lets the plugin refuse by raising in on_configure, keeping the old config", function()
     manager:configure_plugin("server", { verbose = true })
     local result = manager:configure_plugin("server", { name = "refuse" })

@@ -17,7 +17,7 @@ use serde_json::{Map, Value as Json};
 
 use super::config;
 use super::lifecycle::{Operation, State};
-use super::manifest::{HOST_API_VERSION, Manifest};
+use super::manifest::{ConfigValue, HOST_API_VERSION, Manifest};
 use super::native::{self, MappedLibraries, NativePlugin};
 use super::registry::{Record, Registry};
 use super::resolver::{DependencyResolver, Node, Requirement};
@@ -479,7 +479,9 @@ fn lifecycle_check(record: &Record, operation: Operation) -> Result<State, Error
 }
 
 fn to_json(lua: &Lua, value: Value, what: &str) -> Result<Json, Error> {
-    lua.from_value::<Json>(value)
+    // finite floats only: serde_json would make a NaN a null
+    lua.from_value::<ConfigValue>(value)
+        .map(|v| v.0)
         .map_err(|e| Error::InvalidConfig {
             plugin: what.to_owned(),
             key: String::new(),
@@ -500,7 +502,8 @@ impl UserData for Core {
         });
         methods.add_method_mut("begin_inline", |lua, this, manifest: Value| {
             let planned = lua
-                .from_value::<Json>(manifest)
+                .from_value::<ConfigValue>(manifest)
+                .map(|v| v.0)
                 .map_err(|e| Error::InvalidManifest {
                     source: "inline plugin".to_owned(),
                     reason: format!("the manifest is not plain data: {e}"),

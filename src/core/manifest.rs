@@ -207,7 +207,7 @@ struct RawManifest {
     before: Vec<String>,
     #[serde(default, deserialize_with = "list")]
     after: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "config")]
     config: Option<Map<String, Value>>,
     #[serde(default, deserialize_with = "list")]
     authors: Vec<String>,
@@ -278,6 +278,95 @@ fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> 
         Err(serde::de::Error::custom(format!(
             "expected an integer, got {value}"
         )))
+    }
+}
+
+/// `[config]` as JSON values, refusing what JSON cannot hold: serde_json
+/// would quietly make a TOML `nan` or `inf` a null.
+fn config<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Map<String, Value>>, D::Error> {
+    match Option::<ConfigValue>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(ConfigValue(Value::Object(map))) => Ok(Some(map)),
+        Some(_) => Err(serde::de::Error::custom("expected a table")),
+    }
+}
+
+/// One configuration value, read as a `serde_json::Value` is, but a float
+/// must be finite.
+pub(crate) struct ConfigValue(pub(crate) Value);
+
+impl<'de> Deserialize<'de> for ConfigValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ConfigVisitor)
+    }
+}
+
+struct ConfigVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ConfigVisitor {
+    type Value = ConfigValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a configuration value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<ConfigValue, E> {
+        Ok(ConfigValue(Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<ConfigValue, E> {
+        Ok(ConfigValue(Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<ConfigValue, E> {
+        Ok(ConfigValue(Value::from(v)))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ConfigValue, E> {
+        match serde_json::Number::from_f64(v) {
+            Some(n) => Ok(ConfigValue(Value::Number(n))),
+            None => Err(E::custom(format!(
+                "{v} is not a value JSON can hold (configuration is JSON: no nan or inf)"
+            ))),
+        }
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<ConfigValue, E> {
+        Ok(ConfigValue(Value::String(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<ConfigValue, E> {
+        Ok(ConfigValue(Value::String(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<ConfigValue, E> {
+        Ok(ConfigValue(Value::Null))
+    }
+
+    fn visit_none<E>(self) -> Result<ConfigValue, E> {
+        Ok(ConfigValue(Value::Null))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<ConfigValue, D::Error> {
+        ConfigValue::deserialize(deserializer)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ConfigValue, A::Error> {
+        let mut items = Vec::new();
+        while let Some(ConfigValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(ConfigValue(Value::Array(items)))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ConfigValue, A::Error> {
+        let mut entries = Map::new();
+        while let Some((key, ConfigValue(value))) = map.next_entry::<String, ConfigValue>()? {
+            entries.insert(key, value);
+        }
+        Ok(ConfigValue(Value::Object(entries)))
     }
 }
 
@@ -566,6 +655,32 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn config_refuses_what_json_cannot_hold() {
+        for (value, shown) in [("nan", "NaN"), ("inf", "inf"), ("-inf", "-inf")] {
+            let text = format!(
+                "name = \"n\"\nversion = \"1.0.0\"\n[config]\nok = 1.5\n[config.deep]\nlist = [1, {value}]\n"
+            );
+            let err = Manifest::from_toml(&text, "plugin.toml")
+                .err()
+                .map(|e| e.details());
+            let err = err.unwrap_or_default();
+            assert!(err.contains("config.deep.list[1]"), "{err}");
+            assert!(
+                err.contains(&format!("{shown} is not a value JSON can hold")),
+                "{err}"
+            );
+            assert!(err.contains("line 6"), "{err}");
+        }
+        let text = "name = \"n\"\nversion = \"1.0.0\"\n[config]\nf = 1.5\nl = [1, \"a\"]\nt = { a = true }\n";
+        let m = Manifest::from_toml(text, "plugin.toml").map_err(|e| e.to_string());
+        let config = m.map(|m| Value::Object(m.config));
+        assert_eq!(
+            config,
+            Ok(serde_json::json!({ "f": 1.5, "l": [1, "a"], "t": { "a": true } }))
+        );
+    }
 
     const FULL: &str = r#"
 name = "greeter"

@@ -422,12 +422,18 @@ function M.attach(opts)
     made = true
   end
   local callbacks = opts.callbacks or M.CALLBACKS
+  local named = {}
   for i, name in ipairs(callbacks) do
     if type(name) ~= "string" or name == "update" or name == "draw" or name == "load" or name == "run"
       or name == "errorhandler" or name == "errhand" then
       error(string_format("qtforge.love.attach: callbacks[%d] must be the name of an event callback, got %s",
         i, describe(name)), 2)
     end
+    if named[name] then
+      -- wrapped twice, each event would reach the plugins twice
+      error(string_format("qtforge.love.attach: callbacks[%d] names %s again", i, describe(name)), 2)
+    end
+    named[name] = true
   end
   local dev = opts.dev == true
   local self = setmetatable({

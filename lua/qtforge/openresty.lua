@@ -13,7 +13,7 @@ local qtforge = require("qtforge")
 
 local error, ipairs, load, pairs, pcall, rawget, setmetatable, tostring, type = error, ipairs, load, pairs, pcall,
   rawget, setmetatable, tostring, type
-local math_floor, math_huge = math.floor, math.huge
+local math_floor, math_huge, math_type = math.floor, math.huge, math.type -- math.type: nil under LuaJIT
 local string_format = string.format
 local table_concat, table_sort = table.concat, table.sort
 
@@ -101,6 +101,11 @@ local function log(level, ...)
   ngx.log(level, "qtforge.openresty: ", ...)
 end
 
+-- an error raised for this module's line, reworded for its caller
+local function without_position(message)
+  return (tostring(message):gsub("^[^\n]-:%d+: ", "", 1))
+end
+
 ---------------------------------------------------------------------------
 -- Serialization of bridged messages: a Lua table constructor, read back with
 -- load() in an empty environment. Exact for strings (any bytes), numbers
@@ -108,22 +113,35 @@ end
 -- keys, where JSON would turn number keys into strings and round floats.
 ---------------------------------------------------------------------------
 
+local function encode_number(value)
+  if value ~= value then
+    return "0/0"
+  elseif value == math_huge then
+    return "1/0"
+  elseif value == -math_huge then
+    return "-1/0"
+  elseif math_type ~= nil then
+    -- Lua 5.4: integers exact, and a float stays a float ("3.0", "-0.0")
+    if math_type(value) == "integer" then
+      -- "-9223372036854775808" would read back as a float: its digits overflow first
+      return value == math.mininteger and "0x8000000000000000" or string_format("%d", value)
+    end
+    local text = string_format("%.17g", value)
+    return text:find("[%.eEn]") and text or text .. ".0"
+  elseif value == 0 and 1 / value < 0 then
+    return "-0.0"
+  elseif value == math_floor(value) and value > -2 ^ 53 and value < 2 ^ 53 then
+    return string_format("%d", value)
+  end
+  return string_format("%.17g", value)
+end
+
 local function encode_into(out, value, depth, path)
   local kind = type(value)
   if kind == "string" then
     out[#out + 1] = string_format("%q", value)
   elseif kind == "number" then
-    if value ~= value then
-      out[#out + 1] = "0/0"
-    elseif value == math_huge then
-      out[#out + 1] = "1/0"
-    elseif value == -math_huge then
-      out[#out + 1] = "-1/0"
-    elseif value == math_floor(value) and value > -2 ^ 53 and value < 2 ^ 53 then
-      out[#out + 1] = string_format("%d", value)
-    else
-      out[#out + 1] = string_format("%.17g", value)
-    end
+    out[#out + 1] = encode_number(value)
   elseif kind == "boolean" then
     out[#out + 1] = value and "true" or "false"
   elseif kind == "nil" then
@@ -164,7 +182,55 @@ end
 
 local EMPTY_ENV = setmetatable({}, { __newindex = function() error("read-only", 2) end })
 
+-- Whether the text between two strings holds only literals: no name but
+-- true/false/nil, field names (`name =`) and hex integers (and e/E in
+-- numbers), no parenthesis or ':' to call with, no comment or long bracket
+-- that could hide a quote.
+local function literal_stretch(stretch)
+  if stretch:find("--", 1, true) or stretch:find("%[[%[=]") then
+    return false
+  end
+  stretch = stretch:gsub("%f[%w_][%a_][%w_]*%s*=", "="):gsub("%f[%w]0[xX]%x+", "")
+  stretch = stretch:gsub("%f[%a]true%f[%A]", ""):gsub("%f[%a]false%f[%A]", ""):gsub("%f[%a]nil%f[%A]", "")
+  return stretch:find("[^%s%d%.%+%-eE{}%[%]=,/]") == nil
+end
+
+-- Whether `text` is only what encode() writes: double-quoted strings and, between
+-- them, literals. Nothing in such text can call a function, so decoding it
+-- cannot loop or reach string methods.
+local function literal_only(text)
+  local at, length = 1, #text
+  while at <= length do
+    local quote = text:find('"', at, true)
+    if not literal_stretch(text:sub(at, (quote or length + 1) - 1)) then
+      return false
+    end
+    if quote == nil then
+      return true
+    end
+    -- to the closing quote, over escapes
+    at = quote + 1
+    while true do
+      local stop = text:find('["\\]', at)
+      if stop == nil then
+        return false
+      elseif text:sub(stop, stop) == '"' then
+        at = stop + 1
+        break
+      end
+      at = stop + 2
+    end
+  end
+  return true
+end
+
 function M.decode(text)
+  if type(text) ~= "string" then
+    error("qtforge.openresty.decode: argument 'text' must be a string, got " .. type(text), 2)
+  end
+  if not literal_only(text) then
+    return nil, "not a value encode() wrote: only literals may appear"
+  end
   local chunk, problem = load("return " .. text, "=qtforge.openresty", "t", EMPTY_ENV)
   if chunk == nil then
     return nil, problem
@@ -219,8 +285,13 @@ local function bridge_send(bridge, message, body)
     log(ngx.ERR, "broadcast ", tostring(message.type), " stays in this worker: shared dict: ", tostring(err))
     return
   end
-  local headers = message.headers
+  -- stamped on a copy: the headers may be a table the sender reuses
+  local headers = {}
+  for key, value in pairs(message.headers) do
+    headers[key] = value
+  end
   headers.broadcast_seq, headers.broadcast_worker = seq, bridge.worker_id
+  message.headers = headers
   -- safe_set never evicts another key (the counter above all) to make room
   local ok
   ok, err = dict:safe_set(slot_key(bridge, seq), string_format("{s=%d,p=%d,w=%d,m=%s}", seq, bridge.pid,
@@ -261,9 +332,10 @@ local function bridge_poll(bridge, bus)
   local dict, stats = bridge.dict, bridge.stats
   local last = dict:get(SEQ_KEY) or 0
   if last < bridge.seen then
+    -- what was broadcast since the flush is in slots 1..last: read it all
     log(ngx.WARN, "the bus bridge's counter went back from ", bridge.seen, " to ", last,
-      " (shared dict flushed?); starting over from there")
-    bridge.seen = last
+      " (shared dict flushed?); reading from its start again")
+    bridge.seen = 0
   end
   if last - bridge.seen > bridge.ring then
     local lost = last - bridge.ring - bridge.seen
@@ -339,6 +411,10 @@ function M.run_phase(phase, required)
   if not IS_PHASE[phase] then
     error("qtforge.openresty.run_phase: unknown phase " .. tostring(phase) .. " (known: "
       .. table_concat(PHASES, ", ") .. ")", 2)
+  end
+  if required ~= nil and type(required) ~= "table" then
+    error("qtforge.openresty.run_phase: argument 'required' must be nil or a list of plugin ids, got "
+      .. type(required), 2)
   end
   local state = worker
   local ends = ENDS_REQUEST[phase]
@@ -448,7 +524,7 @@ local function check_options(opts)
   if opts.interval ~= nil and not (opts.interval > 0 and opts.interval < math_huge) then
     error("qtforge.openresty.init_worker: option 'interval' must be a positive number of seconds", 3)
   end
-  if opts.ring ~= nil and not (opts.ring >= 1 and opts.ring == math_floor(opts.ring)) then
+  if opts.ring ~= nil and not (opts.ring >= 1 and opts.ring < 2 ^ 31 and opts.ring == math_floor(opts.ring)) then
     error("qtforge.openresty.init_worker: option 'ring' must be a positive integer", 3)
   end
   if opts.log_level ~= nil and LEVEL_RANK[opts.log_level] == nil then
@@ -503,19 +579,31 @@ function M.init_worker(opts)
     resources = opts.resources,
     security = opts.security or default_security(opts),
   }
+  local dict = nil
+  if opts.shared_dict ~= nil then
+    dict = ngx.shared[opts.shared_dict]
+    if dict == nil then
+      error("qtforge.openresty.init_worker: no lua_shared_dict " .. opts.shared_dict .. " in nginx.conf", 2)
+    end
+  end
   local logger = ngx_logger(LEVEL_RANK[opts.log_level or "info"])
+  manager_opts.logging = opts.logging
+  if opts.logging == nil then
+    manager_opts.log = logger
+  end
+  -- the objects given for the manager (bus, config...) are checked by it
+  local made, manager = pcall(qtforge.core.PluginManager, manager_opts)
+  if not made then
+    error("qtforge.openresty.init_worker: " .. without_position(manager), 2)
+  end
   if opts.logging ~= nil then
-    manager_opts.logging = opts.logging
     opts.logging:add_sink({
       type = "callback",
       fn = function(record)
         logger(record.level, record.logger, record.message, record.fields)
       end,
     })
-  else
-    manager_opts.log = logger
   end
-  local manager = qtforge.core.PluginManager(manager_opts)
   local state = {
     manager = manager,
     chains = {},
@@ -530,11 +618,7 @@ function M.init_worker(opts)
     state.chains = {}
   end)
 
-  if opts.shared_dict ~= nil then
-    local dict = ngx.shared[opts.shared_dict]
-    if dict == nil then
-      error("qtforge.openresty.init_worker: no lua_shared_dict " .. opts.shared_dict .. " in nginx.conf", 2)
-    end
+  if dict ~= nil then
     local bridge = {
       name = opts.shared_dict,
       dict = dict,
@@ -551,6 +635,17 @@ function M.init_worker(opts)
     manager:bus():on_broadcast(bridge_observer(bridge))
   end
 
+  -- made before any plugin loads: options it refuses leave nothing running
+  local reloader = nil
+  if opts.hot_reload ~= false and dirs[1] ~= nil then
+    local ok
+    ok, reloader = pcall(qtforge.monitoring.PluginHotReloadManager, manager, opts.reload)
+    if not ok then
+      manager:shutdown()
+      error("qtforge.openresty.init_worker: " .. without_position(reloader), 2)
+    end
+  end
+
   local results = {}
   for _, dir in ipairs(dirs) do
     for _, result in ipairs(manager:load_directory(dir)) do
@@ -561,8 +656,7 @@ function M.init_worker(opts)
     end
   end
 
-  if opts.hot_reload ~= false and dirs[1] ~= nil then
-    local reloader = qtforge.monitoring.PluginHotReloadManager(manager, opts.reload)
+  if reloader ~= nil then
     for _, dir in ipairs(dirs) do
       local ok, err = reloader:watch_directory(dir)
       if not ok then
@@ -584,6 +678,11 @@ function M.init_worker(opts)
 
   local ok, err = ngx.timer.every(state.interval, tick)
   if not ok then
+    -- no timer, no worker: the plugins that started stop again
+    if reloader ~= nil then
+      reloader:close()
+    end
+    manager:shutdown()
     error("qtforge.openresty.init_worker: ngx.timer.every failed: " .. tostring(err), 2)
   end
   worker = state
@@ -608,6 +707,9 @@ function M.publish(topic, data, opts)
   local state = worker
   if state == nil then
     error("qtforge.openresty.publish: call init_worker() first", 2)
+  end
+  if type(topic) ~= "string" then
+    error("qtforge.openresty.publish: argument 'topic' must be a string, got " .. type(topic), 2)
   end
   local headers = {}
   if opts ~= nil then

@@ -114,7 +114,7 @@ mkdir -p "$seed"
 built=1
 for name in audio_plugin graphics_plugin; do
   if ! "$CC" -shared -fPIC -O2 -Wall -Wextra -I"$lua_include" -Iinclude -DQTFORGE_LUA_FLAVOR=QTFORGE_LUAJIT \
-    "examples/love2d/seed/$name.c" -o "$seed/$name.so" 2> "$tmp/cc-$name.err"; then
+    -DPLUGIN_NAME="$name" examples/love2d/seed/frame_counter.c -o "$seed/$name.so" 2> "$tmp/cc-$name.err"; then
     built=0
     not_ok "seed: $name.so builds (needs $lua_include/lua.h: apt-get install libluajit2-5.1-dev)"
     show "$tmp/cc-$name.err"
@@ -122,7 +122,7 @@ for name in audio_plugin graphics_plugin; do
 done
 
 if [ "$built" -eq 1 ]; then
-  ok "seed: audio_plugin.so and graphics_plugin.so build from examples/love2d/seed"
+  ok "seed: audio_plugin.so and graphics_plugin.so build from examples/love2d/seed/frame_counter.c"
   seed_status=0
   (cd "$seed" && QTFORGE_CPATH="$cpath" QTFORGE_SEED="$root/examples/love2d/seed/main.lua" QTFORGE_FRAMES=30 \
     timeout -k 5 20 "${host_env[@]}" love "$root/spec/hosts/love-game/seed" \

@@ -1,11 +1,14 @@
 /*
- * audio_plugin: one of the two native plugins the seed's LÖVE example
- * (main.lua here) loads as "audio_plugin.so". It counts the frames
+ * frame_counter: the seed's LÖVE example (main.lua here) loads two native
+ * plugins, "audio_plugin.so" and "graphics_plugin.so"; both are this file,
+ * built under the name PLUGIN_NAME. Each counts the frames
  * update_all_plugins gives it: exports frames() -> frames, seconds.
- * Build it for LÖVE's LuaJIT, from this folder:
+ * Build them for LÖVE's LuaJIT, from this folder:
  *
- *   cc -shared -fPIC -O2 -I/usr/include/luajit-2.1 -I../../../include \
- *      -DQTFORGE_LUA_FLAVOR=QTFORGE_LUAJIT audio_plugin.c -o audio_plugin.so
+ *   for p in audio_plugin graphics_plugin; do
+ *     cc -shared -fPIC -O2 -I/usr/include/luajit-2.1 -I../../../include \
+ *        -DQTFORGE_LUA_FLAVOR=QTFORGE_LUAJIT -DPLUGIN_NAME=$p frame_counter.c -o $p.so
+ *   done
  *
  * Lua itself is not linked: LÖVE provides it.
  */
@@ -17,6 +20,12 @@
 #ifndef QTFORGE_LUA_FLAVOR
 #define QTFORGE_LUA_FLAVOR QTFORGE_LUAJIT
 #endif
+
+#ifndef PLUGIN_NAME
+#define PLUGIN_NAME frame_counter
+#endif
+#define STRING_OF(x) #x
+#define NAME_OF(x) STRING_OF(x)
 
 /* update(dt, info): one more frame, dt more seconds (the state is upvalue 1) */
 static int update(lua_State *L) {
@@ -37,7 +46,7 @@ static int frames(lua_State *L) {
     return 2;
 }
 
-static int open_audio_plugin(lua_State *L) {
+static int open_plugin(lua_State *L) {
     int state, plugin, exports;
     lua_newtable(L);
     state = lua_gettop(L);
@@ -61,15 +70,15 @@ static int open_audio_plugin(lua_State *L) {
     return 1;
 }
 
-static const char *const audio_exports[] = {"frames"};
+static const char *const export_names[] = {"frames"};
 
 static const qtforge_plugin_info plugins[] = {{
-    .name = "audio_plugin",
+    .name = NAME_OF(PLUGIN_NAME),
     .version = "1.0.0",
-    .description = "The seed's audio plugin: counts the frames it is given",
-    .exports = audio_exports,
+    .description = "One of the seed's plugins: counts the frames it is given",
+    .exports = export_names,
     .export_count = 1,
-    .open = open_audio_plugin,
+    .open = open_plugin,
 }};
 
 static const qtforge_descriptor descriptor = {

@@ -16,14 +16,7 @@ local child = require("support.child")
 local contains = plugins.contains
 local quote = child.quote
 
--- the checkout: this file is spec/90-cli_spec.lua in it
-local ROOT = (function()
-  local spec_dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-  local pipe = assert(io.popen("cd " .. quote(spec_dir) .. "/.. && pwd"))
-  local dir = pipe:read("*l")
-  pipe:close()
-  return dir
-end)()
+local ROOT = child.ROOT
 local SCRIPT = ROOT .. "/bin/qtforge"
 local BUSTED = arg and arg[0] or "/usr/bin/busted"
 
@@ -56,16 +49,7 @@ end
 --- Runs `bin/qtforge` with `args` (shell words) as a process in `dir`: exit
 --- status, stdout, stderr. `env` (shell words) replaces the Lua paths.
 local function script(dir, args, env)
-  local out_file, err_file = os.tmpname(), os.tmpname()
-  local command = string.format("cd %s && %s %s %s %s >%s 2>%s; echo $?", quote(dir), env or lua_env(),
-    quote(child.interpreter()), quote(SCRIPT), args, quote(out_file), quote(err_file))
-  local pipe = assert(io.popen(command))
-  local status = tonumber(pipe:read("*l"))
-  pipe:close()
-  local out, err = fs.read(out_file), fs.read(err_file)
-  os.remove(out_file)
-  os.remove(err_file)
-  return status, out, err
+  return child.capture(dir, env or lua_env(), quote(SCRIPT) .. " " .. args)
 end
 
 local function lines(text)
@@ -549,9 +533,11 @@ describe("qtforge inspect", function()
     contains(out, '"exports": []', '"limits": {}')
   end)
 
-  it("prints config as the manifest wrote it: maps, lists, and null for what JSON cannot hold", function()
-    local dir = plugins.folder(root, "data", {
-      config = 'list = [1, 0.1]\nnone = []\nmap = {}\nnested = { inner = {} }\nodd = nan\n',
+  it("prints config as the manifest wrote it: maps, lists, and a JSON manifest's null", function()
+    local dir = fs.plugin(root, "data", {
+      ["plugin.json"] = '{"name": "data", "version": "1.0.0", "config": {"list": [1, 0.1], "none": [], '
+        .. '"map": {}, "nested": {"inner": {}}, "odd": null}}',
+      ["init.lua"] = "return {}\n",
     })
     local status, out, err = qtforge_cli("inspect", dir, "--json")
     assert.are.equal(0, status, err)
@@ -562,6 +548,14 @@ describe("qtforge inspect", function()
     assert.are.equal(0, status)
     contains(out, "config:       list = [1,0.1]\n", "              map = {}\n", '              nested = {"inner":{}}\n',
       "              none = []\n", "              odd = null\n")
+  end)
+
+  it("refuses a TOML [config] nan, naming the file and line", function()
+    local dir = plugins.folder(root, "data", { config = "rate = nan\n" })
+    local status, out, err = qtforge_cli("inspect", dir, "--json")
+    assert.are.equal(1, status)
+    assert.are.equal("", out)
+    contains(err, dir .. "/plugin.toml:", ": invalid_manifest: config.rate: NaN is not a value JSON can hold")
   end)
 
   it("lists a native library's plugins", function()
@@ -625,7 +619,10 @@ describe("qtforge.cli.json", function()
 
   it("writes qtforge's manifest data: its lists, and its null", function()
     local root = fs.temp_dir()
-    local dir = plugins.folder(root, "data", { config = "list = [1, 2]\nnone = []\nodd = nan\n" })
+    local dir = fs.plugin(root, "data", {
+      ["plugin.json"] = '{"name": "data", "version": "1.0.0", "config": {"list": [1, 2], "none": [], "odd": null}}',
+      ["init.lua"] = "return {}\n",
+    })
     local config = qtforge.core.PluginLoader.inspect(dir).config
     fs.remove(root)
     assert.are.equal('{"list":[1,2],"none":[],"odd":null}', json.encode(config))

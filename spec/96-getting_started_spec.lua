@@ -11,14 +11,7 @@ local child = require("support.child")
 local quote = child.quote
 local monotonic, sleep = qtforge.utils.monotonic, qtforge.utils.sleep
 
--- the checkout, as an absolute path: children run in temp folders
-local ROOT = (function()
-  local spec_dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-  local pipe = assert(io.popen("cd " .. quote(spec_dir) .. "/.. && pwd"))
-  local dir = pipe:read("*l")
-  pipe:close()
-  return dir
-end)()
+local ROOT = child.ROOT
 local DOC = ROOT .. "/docs/getting-started.md"
 local SCRIPT = ROOT .. "/bin/qtforge"
 
@@ -107,15 +100,7 @@ end
 
 --- Runs `interpreter <words>` in `dir` and waits: exit status, stdout, stderr.
 local function run(dir, words)
-  local out_file, err_file = os.tmpname(), os.tmpname()
-  local pipe = assert(io.popen(string.format("cd %s && %s %s %s >%s 2>%s; echo $?", quote(dir), lua_env(),
-    quote(child.interpreter()), words, quote(out_file), quote(err_file))))
-  local status = tonumber(pipe:read("*l"))
-  pipe:close()
-  local out, err = fs.read(out_file), fs.read(err_file)
-  os.remove(out_file)
-  os.remove(err_file)
-  return status, out, err
+  return child.capture(dir, lua_env(), words)
 end
 
 --- `qtforge <args>` (shell words) in `dir`, as the page's alias runs it.

@@ -33,4 +33,32 @@ function child.run(dir, script, args)
   return lines, status
 end
 
+--- The checkout, as an absolute path (children run in temp folders).
+child.ROOT = (function()
+  local support_dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "spec/support"
+  local pipe = assert(io.popen("cd " .. shell_quote(support_dir) .. "/../.. && pwd"))
+  local dir = pipe:read("*l")
+  pipe:close()
+  return dir
+end)()
+
+--- Runs `env` (shell words: variables, or "") then the interpreter with
+--- `words` (shell words) in `dir`, and waits. Returns the exit status,
+--- stdout and stderr.
+function child.capture(dir, env, words)
+  local out_file, err_file = os.tmpname(), os.tmpname()
+  local pipe = assert(io.popen(string.format("cd %s && %s %s %s >%s 2>%s; echo $?", shell_quote(dir), env,
+    shell_quote(child.interpreter()), words, shell_quote(out_file), shell_quote(err_file))))
+  local status = tonumber(pipe:read("*l"))
+  pipe:close()
+  local read = function(path)
+    local file = assert(io.open(path, "rb"))
+    local text = file:read("*a")
+    file:close()
+    os.remove(path)
+    return text
+  end
+  return status, read(out_file), read(err_file)
+end
+
 return child

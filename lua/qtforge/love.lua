@@ -226,7 +226,8 @@ local function disable(self, id, name, captured)
   log(self, "error", safe_tostring(err) .. " (plugin failed)" .. (traceback ~= "" and ("\n" .. traceback) or ""))
 end
 
--- name -> { handle, ... } of running plugins that export `name`, in load order
+-- name -> { handle, ..., ids = { id, ... } } of running plugins that export
+-- `name`, in load order
 local function exporters(self, name)
   if self._dirty then
     self._lists = {}
@@ -234,10 +235,11 @@ local function exporters(self, name)
   end
   local list = self._lists[name]
   if list == nil then
-    list = {}
+    list = { ids = {} }
     for _, handle in ipairs(self.manager:plugins()) do
       if handle:state() == "running" and type(handle.exports[name]) == "function" then
         list[#list + 1] = handle
+        list.ids[#list] = handle:id()
       end
     end
     self._lists[name] = list
@@ -254,13 +256,12 @@ function Attachment:dispatch(name, ...)
     error("attachment:dispatch: argument 'name' must be an export name, got " .. describe(name), 2)
   end
   local list = exporters(self, name)
-  local manager = self.manager
+  local manager, ids = self.manager, list.ids
   local called, any = 0, false
   for i = 1, #list do
-    local handle = list[i]
-    -- a plugin an earlier one stopped during this dispatch is skipped
-    if handle:state() == "running" then
-      local id = handle:id()
+    -- a plugin an earlier one failed or stopped during this dispatch is skipped
+    if list[i]:state() == "running" then
+      local id = ids[i]
       called = called + 1
       local ok, result = xpcall(manager.call, capture, manager, id, name, ...)
       if not ok then
@@ -310,10 +311,10 @@ local function draw_plugins(self)
   -- each plugin draws from the state the game left, and cannot leak its own
   -- (colour, transform, font, an unbalanced push) to the next or to the game
   local depth = g.getStackDepth and g.getStackDepth()
+  local ids = list.ids
   for i = 1, #list do
-    local handle = list[i]
-    if handle:state() == "running" then
-      local id = handle:id()
+    if list[i]:state() == "running" then
+      local id = ids[i]
       g.push("all")
       local ok, captured = xpcall(self.manager.call, capture, self.manager, id, "draw")
       if depth then

@@ -363,10 +363,37 @@ impl<'de> serde::de::Visitor<'de> for ConfigVisitor {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ConfigValue, A::Error> {
         let mut entries = Map::new();
-        while let Some((key, ConfigValue(value))) = map.next_entry::<String, ConfigValue>()? {
+        while let Some((ConfigKey(key), ConfigValue(value))) = map.next_entry()? {
             entries.insert(key, value);
         }
         Ok(ConfigValue(Value::Object(entries)))
+    }
+}
+
+/// A key of a configuration table: a string, as JSON's are.
+struct ConfigKey(String);
+
+impl<'de> Deserialize<'de> for ConfigKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = ConfigKey;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<ConfigKey, E> {
+                Ok(ConfigKey(v.to_owned()))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<ConfigKey, E> {
+                Ok(ConfigKey(v))
+            }
+        }
+
+        deserializer.deserialize_string(KeyVisitor)
     }
 }
 

@@ -25,10 +25,12 @@ local function read_stubs()
   return table.concat(text, "\n")
 end
 
-local function public_functions(t)
+-- The sorted string keys of `t` whose value `wanted(value)` accepts: public
+-- ones, and with `metadata` also _VERSION, _DESCRIPTION, _LICENSE.
+local function public_names(t, wanted, metadata)
   local names = {}
   for name, value in pairs(t) do
-    if type(name) == "string" and type(value) == "function" and not name:match("^_") then
+    if type(name) == "string" and wanted(value) and (not name:match("^_") or (metadata and name:match("^_%u+$"))) then
       names[#names + 1] = name
     end
   end
@@ -36,17 +38,17 @@ local function public_functions(t)
   return names
 end
 
--- the keys of `t` that hold something other than a function: public ones,
--- and the module metadata (_VERSION, _DESCRIPTION, _LICENSE)
+local function public_functions(t)
+  return public_names(t, function(value)
+    return type(value) == "function"
+  end)
+end
+
+-- the keys of `t` that hold something other than a function, module metadata included
 local function public_fields(t)
-  local names = {}
-  for name, value in pairs(t) do
-    if type(name) == "string" and type(value) ~= "function" and (not name:match("^_") or name:match("^_%u+$")) then
-      names[#names + 1] = name
-    end
-  end
-  table.sort(names)
-  return names
+  return public_names(t, function(value)
+    return type(value) ~= "function"
+  end, true)
 end
 
 -- The names of the `---@field`s of `---@class <class>` in `text` (the

@@ -94,6 +94,34 @@ start_nginx() {
   return 1
 }
 
+# check_exit LABEL STATUS ERR_FILE [CODE=WHY]...: ok LABEL when STATUS is 0;
+# else not ok, with what that status means (124 and 137: timeout's) and the
+# process's stderr.
+check_exit() {
+  local label=$1 status=$2 err_file=$3 why="unexpected status" pair
+  shift 3
+  if [ "$status" -eq 0 ]; then
+    ok "$label"
+    return
+  fi
+  for pair in "124=timed out" "137=timed out" "$@"; do
+    if [ "${pair%%=*}" = "$status" ]; then why=${pair#*=}; fi
+  done
+  not_ok "$label, got $status: $why"
+  show "$err_file"
+}
+
+# check_output LABEL WANT FILE: ok LABEL when FILE holds exactly WANT (its
+# last newline aside); else not ok, with what it holds.
+check_output() {
+  if [ "$(cat "$3")" = "$2" ]; then
+    ok "$1"
+  else
+    not_ok "$1, got:"
+    if [ -s "$3" ]; then show "$3"; else echo "    (nothing)"; fi
+  fi
+}
+
 # Prints "<label>: N passed, M failed", appends "<label> N M" to the results
 # file if there is one; fails if a check failed.
 summary() {

@@ -71,20 +71,9 @@ else
   not_ok "game: all ${plan:-?} checks ran, $reported reported"
 fi
 
-if [ "$game_status" -eq 0 ]; then
-  ok "game: love exits 0 after the run ($love_version, $elapsed_ms ms)"
-else
-  case $game_status in
-    1) why="uncaught Lua error" ;;
-    2) why="QTFORGE_CPATH or QTFORGE_LUA_PATH not set" ;;
-    3) why="a check failed" ;;
-    4) why="the run took over 20 s" ;;
-    124 | 137) why="timed out after 25 s" ;;
-    *) why="unexpected status" ;;
-  esac
-  not_ok "game: love exits 0, got $game_status: $why"
-  show "$tmp/game.err"
-fi
+check_exit "game: love exits 0 after the run ($love_version, $elapsed_ms ms)" "$game_status" "$tmp/game.err" \
+  "1=uncaught Lua error" "2=QTFORGE_CPATH or QTFORGE_LUA_PATH not set" "3=a check failed" \
+  "4=the run took over 20 s"
 
 # what went to the log: the adapter's line for the export that raised (with
 # its traceback), the core's for the update that raised
@@ -127,29 +116,12 @@ if [ "$built" -eq 1 ]; then
   (cd "$seed" && QTFORGE_CPATH="$cpath" QTFORGE_SEED="$root/examples/love2d/seed/main.lua" QTFORGE_FRAMES=30 \
     timeout -k 5 20 "${host_env[@]}" love "$root/spec/hosts/love-game/seed" \
     > "$tmp/seed.out" 2> "$tmp/seed.err" < /dev/null) || seed_status=$?
-  if [ "$seed_status" -eq 0 ]; then
-    ok "seed: love exits 0"
-  else
-    case $seed_status in
-      1) why="uncaught Lua error" ;;
-      2) why="QTFORGE_CPATH or QTFORGE_SEED not set" ;;
-      3) why="the seed's main.lua did not run" ;;
-      4) why="the seed's love.update has no manager upvalue" ;;
-      5) why="a plugin did not load" ;;
-      6) why="a plugin was not updated once per frame" ;;
-      124 | 137) why="timed out after 20 s" ;;
-      *) why="unexpected status" ;;
-    esac
-    not_ok "seed: love exits 0, got $seed_status: $why"
-    show "$tmp/seed.err"
-  fi
+  check_exit "seed: love exits 0" "$seed_status" "$tmp/seed.err" \
+    "1=uncaught Lua error" "2=QTFORGE_CPATH or QTFORGE_SEED not set" "3=the seed's main.lua did not run" \
+    "4=the seed's love.update has no manager upvalue" "5=a plugin did not load" \
+    "6=a plugin was not updated once per frame"
   want="seed: audio_plugin 1.0.0 running, 30 updates; graphics_plugin 1.0.0 running, 30 updates"
-  if [ "$(cat "$tmp/seed.out")" = "$want" ]; then
-    ok "seed: the example as written updates both plugins every frame (\"$want\")"
-  else
-    not_ok "seed: prints \"$want\", got:"
-    if [ -s "$tmp/seed.out" ]; then show "$tmp/seed.out"; else echo "    (nothing)"; fi
-  fi
+  check_output "seed: the example as written updates both plugins every frame (\"$want\")" "$want" "$tmp/seed.out"
 fi
 
 # ---- summary -------------------------------------------------------------------

@@ -96,30 +96,11 @@ QTFORGE_CPATH="$cpath" QTFORGE_EXPECT_VERSION="$expected" QTFORGE_PLUGINS="$plug
   timeout -k 5 20 "${host_env[@]}" love spec/hosts/love \
   > "$tmp/love.out" 2> "$tmp/love.err" < /dev/null || love_status=$?
 love_version=$("${host_env[@]}" love --version 2>/dev/null | head -n 1 || true)
-if [ "$love_status" -eq 0 ]; then
-  ok "love exits 0 ($love_version)"
-else
-  case $love_status in
-    1) why="uncaught Lua error" ;;
-    2) why="QTFORGE_CPATH not set" ;;
-    3) why="require('qtforge') failed" ;;
-    4) why="wrong qtforge.version" ;;
-    5) why="wrong qtforge.lua_flavor" ;;
-    6) why="wrong Version comparison" ;;
-    7) why="the native plugin did not load or answer" ;;
-    124 | 137) why="timed out after 20s" ;;
-    *) why="unexpected status" ;;
-  esac
-  not_ok "love exits 0, got $love_status: $why"
-  show "$tmp/love.err"
-fi
+check_exit "love exits 0 ($love_version)" "$love_status" "$tmp/love.err" \
+  "1=uncaught Lua error" "2=QTFORGE_CPATH not set" "3=require('qtforge') failed" "4=wrong qtforge.version" \
+  "5=wrong qtforge.lua_flavor" "6=wrong Version comparison" "7=the native plugin did not load or answer"
 want="qtforge $expected luajit: 1.2.3 < 2.0.0; Hello, love! after 1 frame"
-if [ "$(cat "$tmp/love.out")" = "$want" ]; then
-  ok "love prints \"$want\""
-else
-  not_ok "love prints \"$want\", got:"
-  if [ -s "$tmp/love.out" ]; then show "$tmp/love.out"; else echo "    (nothing)"; fi
-fi
+check_output "love prints \"$want\"" "$want" "$tmp/love.out"
 
 # ---- summary -------------------------------------------------------------------
 

@@ -55,12 +55,6 @@ local function command_help(command)
   return "usage: qtforge " .. command.synopsis .. "\n\n" .. command.help
 end
 
---- Whether `message` (an error, or an Error a plugin failed with) is Ctrl-C:
---- lua.c and luajit.c turn it into "interrupted!", raised where Lua runs next.
-function cli.is_interrupt(message)
-  return tostring(message):find("interrupted!", 1, true) ~= nil
-end
-
 -- Misuse of cli.main raises, naming the argument at fault.
 local function check_argv(argv)
   if type(argv) ~= "table" then
@@ -89,7 +83,7 @@ local function run_command(name, argv, out, err)
   local ok, status = pcall(command.run, out_stream, opts, words)
   if ok then
     return status
-  elseif cli.is_interrupt(status) then
+  elseif output.is_interrupt(status) then
     out_stream:error("interrupted")
     return INTERRUPTED
   end

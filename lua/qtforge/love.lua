@@ -208,9 +208,9 @@ end
 -- logged. A reload of it, or start_plugin, brings it back.
 local function disable(self, id, name, captured)
   local err
-  self._failing[id] = true
+  -- its `failed` event lists it too; the entry set below, with the callback
+  -- that raised as its stage, takes that one's place
   local result = self.manager:fail_plugin(id, captured.value, name)
-  self._failing[id] = nil
   if result.success then
     err = result.error
   else
@@ -336,9 +336,6 @@ local function on_event(self, event)
     self._dirty = true
   end
   if kind == "failed" then
-    if id ~= nil and self._failing[id] then
-      return -- disable() is failing it, and shows the export's error with its stage
-    end
     local err = event.error
     set_error(self, id or "?", { plugin_id = id, stage = "failed", error = err, message = safe_tostring(err),
       traceback = type(err) == "table" and err.traceback or "" })
@@ -450,7 +447,6 @@ function M.attach(opts)
     _log = opts.log or default_log(manager),
     _errors = {},
     _error_order = {},
-    _failing = {},
     _lists = {},
     _dirty = true,
     _wrapped = {},

@@ -25,10 +25,4 @@ local cli = {}
 ---@return 0|1|2|130 status the exit status
 function cli.main(argv, out, err) end
 
----Whether `message` (an error, or the Error a plugin failed with) is Ctrl-C: `lua5.4` and `luajit`
----raise `"interrupted!"` where Lua runs next.
----@param message any
----@return boolean
-function cli.is_interrupt(message) end
-
 return cli

@@ -32,4 +32,10 @@ function Output:error(text)
   self.err:write("qtforge ", self.command, ": ", text, "\n")
 end
 
+--- Whether `message` (an error, or an Error a plugin failed with) is Ctrl-C:
+--- lua.c and luajit.c turn it into "interrupted!", raised where Lua runs next.
+function output.is_interrupt(message)
+  return tostring(message):find("interrupted!", 1, true) ~= nil
+end
+
 return output

@@ -4,7 +4,7 @@ local ipairs, pcall, tostring = ipairs, pcall, tostring
 local table_concat = table.concat
 
 local qtforge = require("qtforge")
-local cli = require("qtforge.cli")
+local output = require("qtforge.cli.output")
 local json = require("qtforge.cli.json")
 local plugins = require("qtforge.cli.plugins")
 
@@ -98,7 +98,7 @@ local function printing_manager(out)
   manager:on_event(function(event)
     say(event_line(event))
     -- Ctrl-C in a plugin's hook: the manager catches it and fails the plugin
-    if event.type == "failed" and cli.is_interrupt(event.error) then
+    if event.type == "failed" and output.is_interrupt(event.error) then
       state.interrupted = true
     end
   end)
